@@ -1,0 +1,1 @@
+"""Vigil: an event-driven operations monitor over NATS."""

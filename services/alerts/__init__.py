@@ -1,0 +1,1 @@
+"""Alerts: rules, alert state, fatigue controls and notifications."""

@@ -1,0 +1,1 @@
+"""Analyzer: work-event KPIs and metric history, kept in its own SQLite database."""

@@ -1,0 +1,1 @@
+"""The shared kernel: event contract, bus, settings, logging, supervisor and CLI."""

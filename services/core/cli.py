@@ -1,0 +1,135 @@
+"""The ``vigil`` command: up, one service, status, schema, demo (backup/restore join later)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from typing import Any
+
+import msgspec
+
+from services.core import contracts
+
+SERVICE_COMMANDS = ("ingest", "analyzer", "alerts", "gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description="Vigil operations monitor")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", help="path to vigil.toml (default ./vigil.toml or $VIGIL_CONFIG)"
+    )
+    common.add_argument("--log-level", help="debug, info, warning or error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", parents=[common], help="start the broker and all services")
+    for name in SERVICE_COMMANDS:
+        sub.add_parser(name, parents=[common], help=f"run the {name} service alone")
+    sub.add_parser("status", parents=[common], help="health of each service, asked over NATS")
+    schema = sub.add_parser("schema", parents=[common], help="print the JSON Schema of events")
+    schema.add_argument("name", nargs="?", help="event name, e.g. WorkBatch or work_batch")
+    demo = sub.add_parser("demo", parents=[common], help="write realistic work logs, live")
+    demo.add_argument("--rate", type=float, default=2.0, help="rows per second (default 2)")
+    demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    demo.add_argument("--folder", help="target folder (default: the first work source's path)")
+    demo.add_argument("--seed", type=int, default=None)
+    for extra in _extra_commands():
+        extra.add_to(sub, common)
+    return parser
+
+
+def _extra_commands() -> list[Any]:
+    """Commands contributed by other modules (backup/restore) when present."""
+    found = []
+    for module in ("services.core.backup",):
+        try:
+            found.append(importlib.import_module(module))
+        except ImportError:
+            continue
+    return found
+
+
+def _find_event(name: str) -> type[contracts.Event] | None:
+    wanted = name.lower().replace("-", "_")
+    for kind in contracts.EVENT_TYPES:
+        tag = contracts.schema_tag(kind)
+        short = tag.split(".", 1)[1].split("/")[0]
+        if wanted in {kind.__name__.lower(), short, tag}:
+            return kind
+    return None
+
+
+def cmd_schema(name: str | None) -> int:
+    if name:
+        kind = _find_event(name)
+        if kind is None:
+            names = ", ".join(k.__name__ for k in contracts.EVENT_TYPES)
+            print(f"vigil schema: unknown event '{name}'; known: {names}", file=sys.stderr)
+            return 2
+        schema = contracts.json_schema(kind)
+    else:
+        schema = contracts.json_schema()
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(schema), indent=2).decode() + "\n")
+    return 0
+
+
+async def _status(settings: Any) -> int:
+    from services.core.bus import Bus, BusUnavailable
+
+    try:
+        bus = await Bus.connect(settings.nats, "status", deadline_s=3.0)
+    except BusUnavailable as exc:
+        print(f"nats      DOWN  {exc}")
+        return 1
+    worst = 0
+    async with bus:
+        print(f"nats      up    {', '.join(settings.nats.servers)}")
+        for name in SERVICE_COMMANDS:
+            try:
+                raw = await bus.request(contracts.api(name, "health"), {}, timeout=1.5)
+                health = bus.codec.decode_as(raw, contracts.ServiceHealth)
+                extra = " ".join(f"{k}={v}" for k, v in health.detail.items())
+                print(f"{name:<9} up    pid={health.pid} uptime={health.uptime_s:.0f}s {extra}")
+            except Exception as exc:
+                worst = 1
+                print(f"{name:<9} DOWN  {type(exc).__name__}")
+    return worst
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    command = args.command
+    if command == "schema":
+        raise SystemExit(cmd_schema(args.name))
+    if command in SERVICE_COMMANDS:
+        module = importlib.import_module(f"services.{command}.__main__")
+        rest = []
+        if args.config:
+            rest += ["--config", args.config]
+        if args.log_level:
+            rest += ["--log-level", args.log_level]
+        module.main(rest)
+        return
+    from services.core.service import load_or_exit
+
+    settings = load_or_exit(args, "vigil" if command == "up" else command)
+    level = args.log_level or settings.log.level
+    if command == "up":
+        from services.core.supervisor import run_up
+
+        raise SystemExit(run_up(settings, args.config, level))
+    if command == "status":
+        raise SystemExit(asyncio.run(_status(settings)))
+    if command == "demo":
+        from services.core.demo import run_demo
+
+        raise SystemExit(run_demo(settings, args))
+    for extra in _extra_commands():
+        if extra.handles(command):
+            raise SystemExit(extra.run(command, settings, args))
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The settings tree: common fields plus one section per service (each in its own module)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import msgspec
+
+from services.core.config.sections import (
+    AlertsSettings,
+    AnalyzerSettings,
+    GatewaySettings,
+    IngestSettings,
+)
+
+
+class NatsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the broker is. An empty ``url`` means: start the embedded nats-server."""
+
+    url: str = ""
+    port: int = 4222
+    mqtt_port: int = 0
+    replicas: int = 1
+    connect_timeout_s: float = 5.0
+    max_reconnect_wait_s: float = 5.0
+    creds_file: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+    @property
+    def servers(self) -> list[str]:
+        if self.url:
+            return [u.strip() for u in self.url.split(",") if u.strip()]
+        return [f"nats://127.0.0.1:{self.port}"]
+
+
+class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Terminal and file logging."""
+
+    level: str = "info"
+    file_max_bytes: int = 10_000_000
+    file_backups: int = 5
+    json: bool = False
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything Vigil reads from vigil.toml and the environment; built once per process."""
+
+    data_dir: str = "./data"
+    node: str = ""
+    nats: NatsSettings = NatsSettings()
+    log: LogSettings = LogSettings()
+    ingest: IngestSettings = IngestSettings()
+    analyzer: AnalyzerSettings = AnalyzerSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    gateway: GatewaySettings = GatewaySettings()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def host(self) -> str:
+        """This machine's name as used in subjects and payloads."""
+        return self.node or socket.gethostname()
+
+    def db_path(self, service: str) -> Path:
+        return self.data_path / f"{service}.sqlite"

@@ -1,0 +1,1 @@
+"""Gateway: REST, SSE and the HTMX UI (Litestar)."""

@@ -1,0 +1,1 @@
+"""Route handlers of the gateway, one module per area; ``ROUTERS`` lists them all."""

@@ -1,0 +1,53 @@
+"""REST basics under /api/v1: health and the SSE event stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import HTTPException
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from services.gateway.sse import ClientFilter
+from services.gateway.state import gateway_state
+
+
+def _split(value: str | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+@get("/api/v1/health", sync_to_thread=False)
+def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Liveness of the gateway and its NATS connection."""
+    state = gateway_state(request)
+    connected = bool(state.bus and state.bus.nc.is_connected)
+    return {"ok": connected, "nats": connected, "sse_clients": len(state.hub.clients)}
+
+
+@get("/api/v1/stream")
+async def stream(
+    request: Request[Any, Any, Any],
+    family: str | None = None,
+    target: str | None = None,
+    severity: str | None = None,
+) -> ServerSentEvent:
+    """Live events as SSE, filtered by subject family, target and severity (comma lists)."""
+    state = gateway_state(request)
+    if state.hub.full():
+        raise HTTPException(status_code=503, detail="too many SSE clients")
+    flt = ClientFilter(_split(family), _split(target), _split(severity))
+    client = state.hub.connect(flt)
+    heartbeat = state.settings.gateway.sse_heartbeat_s
+
+    async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        async for event in state.hub.events(client, heartbeat):
+            if event is None:
+                yield ServerSentEventMessage(comment="heartbeat")
+            else:
+                yield ServerSentEventMessage(data=event.data, event=event.family, id=event.id)
+
+    return ServerSentEvent(messages(), retry_duration=2000)
+
+
+API_ROUTES = [health, stream]

@@ -1,0 +1,1 @@
+"""Ingest: watch files, collect metrics, supervise programs, check targets; publish to NATS."""

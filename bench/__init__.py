@@ -1,0 +1,1 @@
+"""Vigil's benchmarks: every figure is printed beside a baseline measured in the same run."""

@@ -64,6 +64,7 @@ class Bus:
         self._tasks: list[asyncio.Task[None]] = []
         self._micro: list[Service] = []
         self.dead_letters = 0
+        self._closing = [False]
 
     # ------------------------------------------------------------ connection
 
@@ -81,9 +82,11 @@ class Bus:
         delay = 0.1
         started = time.monotonic()
         last_error = ""
+        closing = [False]
 
         async def on_disconnect() -> None:
-            log.warning("nats disconnected")
+            if not closing[0]:  # a disconnect we asked for is not news
+                log.warning("nats disconnected")
 
         async def on_reconnect() -> None:
             log.info("nats reconnected")
@@ -98,7 +101,9 @@ class Bus:
                 # so the deadline of each try is ours.
                 remaining = max(0.5, deadline_s - (time.monotonic() - started))
                 nc = await asyncio.wait_for(_connect(settings, service, callbacks), remaining)
-                return cls(nc, service, codec or contracts.Codec())
+                bus = cls(nc, service, codec or contracts.Codec())
+                bus._closing = closing
+                return bus
             except TimeoutError:
                 last_error = f"no server answered within {deadline_s:g} s"
             except (OSError, nats.errors.Error) as exc:
@@ -112,6 +117,7 @@ class Bus:
 
     async def close(self) -> None:
         """Stop consumers and micro services, then drain the connection."""
+        self._closing[0] = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     from services.core.service import load_or_exit
 
-    settings = load_or_exit(args, "vigil" if command == "up" else command)
+    settings = load_or_exit(
+        args, "up" if command == "up" else command, uses_data=command != "status"
+    )
     level = args.log_level or settings.log.level
     if command == "up":
         from services.core.supervisor import run_up

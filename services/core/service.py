@@ -66,7 +66,9 @@ class VigilService:
         await self.stack.__aenter__()
         try:
             ensure_writable(self.settings.data_path)
-            self._bus = await Bus.connect(self.settings.nats, self.name)
+            self._bus = await Bus.connect(
+                self.settings.nats, self.name, deadline_s=self.settings.nats.connect_deadline_s
+            )
             self.stack.push_async_callback(self._bus.close)
             await self._bus.ensure_streams(replicas=self.settings.nats.replicas)
             await self.start()
@@ -158,8 +160,8 @@ def base_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def load_or_exit(args: argparse.Namespace, service: str) -> Settings:
-    """Settings from the command line's config, or one line on stderr and exit 2."""
+def load_or_exit(args: argparse.Namespace, service: str, *, uses_data: bool = True) -> Settings:
+    """Settings from the command line's config, or one line on stderr and a non-zero exit."""
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -169,10 +171,16 @@ def load_or_exit(args: argparse.Namespace, service: str) -> Settings:
     if level.lower() not in {"debug", "info", "warning", "error"}:
         print(f"vigil {service}: --log-level: expected debug|info|warning|error", file=sys.stderr)
         raise SystemExit(2)
+    if uses_data:
+        try:
+            ensure_writable(settings.data_path)
+        except StartupError as exc:
+            print(f"vigil {service}: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
     setup_logging(
         service,
         level,
-        settings.data_path / "logs",
+        settings.data_path / "logs" if uses_data else None,
         max_bytes=settings.log.file_max_bytes,
         backups=settings.log.file_backups,
     )

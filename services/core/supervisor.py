@@ -85,13 +85,14 @@ class Supervisor:
             await self._shutdown()
 
     async def _start_broker(self) -> None:
-        self.broker = EmbeddedBroker(
+        broker = EmbeddedBroker(
             self.settings.data_path,
             port=self.settings.nats.port,
             mqtt_port=self.settings.nats.mqtt_port,
             server_name=f"vigil-{self.settings.host}",
         )
-        self.nats_url = await self.broker.start()
+        self.nats_url = await broker.start()
+        self.broker = broker
         log.info("nats-server ready", url=self.nats_url)
 
     def _child_env(self) -> dict[str, str]:
@@ -195,7 +196,8 @@ class Supervisor:
                 pump.cancel()
         if self.broker:
             await self.broker.stop(timeout=1.5)
-        log.info("vigil stopped")
+        if procs or self.broker:
+            log.info("vigil stopped")
 
 
 def run_up(settings: Settings, config_path: str | None, log_level: str) -> int:

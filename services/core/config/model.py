@@ -23,6 +23,8 @@ class NatsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     mqtt_port: int = 0
     replicas: int = 1
     connect_timeout_s: float = 5.0
+    # How long a service keeps trying to reach NATS at start before giving up.
+    connect_deadline_s: float = 30.0
     max_reconnect_wait_s: float = 5.0
     creds_file: str = ""
 

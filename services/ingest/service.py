@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.core.service import VigilService
+from services.ingest.tail import FileIngest
 
 
 class IngestService(VigilService):
@@ -11,4 +12,5 @@ class IngestService(VigilService):
     name = "ingest"
 
     async def start(self) -> None:
-        pass
+        self.files = await FileIngest.open(self.settings, self.bus)
+        self.stack.push_async_callback(self.files.close)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from services.core.service import VigilService
+from services.ingest.programs import rpc as program_rpc
+from services.ingest.programs.manager import ProgramManager
 from services.ingest.tail import FileIngest
 
 
@@ -14,3 +19,11 @@ class IngestService(VigilService):
     async def start(self) -> None:
         self.files = await FileIngest.open(self.settings, self.bus)
         self.stack.push_async_callback(self.files.close)
+        self.programs = ProgramManager(self.settings, self.bus)
+        await self.programs.start()
+        self.stack.push_async_callback(self.programs.close)
+
+    def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
+        methods: dict[str, Callable[[bytes], Awaitable[Any]]] = {}
+        methods.update(program_rpc.endpoints(self.programs))
+        return methods

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from services.core.config.programs import ProgramsSettings
+
 
 class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One watched folder: which files, how to parse them, how to watch and batch."""
@@ -39,3 +41,4 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Backfill progress: events on NATS this often; a log line this often without a TTY.
     progress_interval_s: float = 0.5
     progress_log_interval_s: float = 5.0
+    programs: ProgramsSettings = ProgramsSettings()

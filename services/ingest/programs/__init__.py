@@ -1,0 +1,1 @@
+"""Program supervision in ingest: registry, children, exit detection, restarts, output, commands."""

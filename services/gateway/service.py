@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import socket
 from collections.abc import Generator
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from services.core.service import StartupError, VigilService
 from services.gateway.app import create_app
+from services.gateway.audit import AuditLog
+from services.gateway.auth.bootstrap import ensure_admin
+from services.gateway.auth.db import GatewayDb
+from services.gateway.auth.store import AuthStore
 from services.gateway.sse import SseHub
 from services.gateway.state import GatewayState
+
+FLUSH_EVERY_S = 30.0
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -26,6 +35,30 @@ def check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise StartupError(f"port {port} on {host} is already in use") from None
             raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def tls_files(cert: str, key: str) -> dict[str, Any]:
+    """uvicorn's TLS arguments, or {} for plain HTTP; a missing file is a one-line error."""
+    if not cert and not key:
+        return {}
+    if not (cert and key):
+        raise StartupError("gateway.tls_cert and gateway.tls_key must be set together")
+    for label, value in (("gateway.tls_cert", cert), ("gateway.tls_key", key)):
+        if not Path(value).expanduser().is_file():
+            raise StartupError(f"{label}: no such file {value}")
+    return {
+        "ssl_certfile": str(Path(cert).expanduser()),
+        "ssl_keyfile": str(Path(key).expanduser()),
+    }
+
+
+def route_uvicorn_logs() -> None:
+    """uvicorn's own and access logs go through Vigil's handlers: one formatted line each."""
+    handlers = logging.getLogger("vigil").handlers
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers = list(handlers)
+        logger.propagate = False
 
 
 class _QuietServer(uvicorn.Server):
@@ -44,18 +77,44 @@ class GatewayService(VigilService):
     async def start(self) -> None:
         cfg = self.settings.gateway
         check_port_free(cfg.bind, cfg.port)
-        self.hub = SseHub(queue_size=cfg.sse_queue_size, max_clients=cfg.sse_max_clients)
-        await self.hub.start(self.bus.nc)
+        tls = tls_files(cfg.tls_cert, cfg.tls_key)
+        self.db = GatewayDb(self.settings.db_path("gateway"))
+        self.stack.callback(self.db.close)
+        self.auth = AuthStore(
+            self.db,
+            session_s=cfg.session_hours * 3600,
+            lockout_failures=cfg.lockout_failures,
+            lockout_s=cfg.lockout_minutes * 60,
+        )
+        await self.auth.load()
+        self.stack.push_async_callback(self.auth.flush)
+        self.first_password = await ensure_admin(self.auth, cfg)
+        self.audit_log = AuditLog(self.db, self.bus)
+        self.hub = SseHub(
+            queue_size=cfg.sse_queue_size,
+            max_clients=cfg.sse_max_clients,
+            resume_max=cfg.sse_resume_max,
+        )
+        await self.hub.start(self.bus)
         self.stack.push_async_callback(self.hub.stop)
-        app = create_app(GatewayState(settings=self.settings, bus=self.bus, hub=self.hub))
+        self.state = GatewayState(
+            settings=self.settings,
+            bus=self.bus,
+            hub=self.hub,
+            auth=self.auth,
+            audit_log=self.audit_log,
+        )
+        app = create_app(self.state)
+        route_uvicorn_logs()
         config = uvicorn.Config(
             app,
             host=cfg.bind,
             port=cfg.port,
             log_config=None,
-            access_log=False,
+            access_log=cfg.access_log,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            **tls,
         )
         self.server = _QuietServer(config)
         task = asyncio.create_task(self.server.serve(), name="uvicorn")
@@ -65,7 +124,17 @@ class GatewayService(VigilService):
                 raise StartupError(f"HTTP server failed to start: {exc or 'exited'}")
             await asyncio.sleep(0.02)
         self.stack.push_async_callback(self._stop_server, task)
-        self.log.info("listening", url=f"http://{cfg.bind}:{cfg.port}")
+        self.spawn(self._flush_loop(), "auth-flush")
+        scheme = "https" if tls else "http"
+        self.log.info("listening", url=f"{scheme}://{cfg.bind}:{cfg.port}")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            try:
+                await self.auth.flush()
+            except Exception as exc:
+                self.log.warning("auth flush failed", error=repr(exc)[:200])
 
     async def _stop_server(self, task: asyncio.Task[None]) -> None:
         # SSE streams never end by themselves: drop the clients, then stop uvicorn.

@@ -1,37 +1,59 @@
-"""The SSE hub: one NATS subscription fanned out to many browser and API clients.
+"""The SSE hub: JetStream events fanned out to many browser and API clients, with resume.
 
-Each client has a bounded queue; a client whose queue is full is dropped (it can
-reconnect and resume), so one slow browser never slows the others.
+The hub follows each stored stream (except audit and dead letters) with one ordered
+push consumer, and unstored ``vigil.>`` subjects with a core subscription. Each
+client has a bounded queue; a client whose queue is full is dropped (it reconnects
+and resumes), so one slow browser never slows the others.
+
+Resume: an event's SSE id is the client's position in every stream it follows,
+``KPI:12,ALERT:3`` (stream name without ``VIGIL_``, last stream sequence sent). A
+reconnecting client sends it back as ``Last-Event-ID``; the hub replays from each
+stream after that sequence with a short-lived ordered consumer (at most
+``resume_max`` events), then continues live, skipping live events already replayed.
+A new client gets a ``hello`` event whose id is the current position, so even a
+client that saw no event before it lost the connection resumes without a gap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from services.core.bus import Bus
 from services.core.logs import get_logger
+from services.core.streams import STREAMS, StreamSpec, stream_for
 
 log = get_logger("gateway")
 
 # Request/reply and command traffic is not an event stream for browsers.
-_PRIVATE_FAMILIES = {"api", "cmd", "dlq", "audit"}
+_PRIVATE_FAMILIES = {"api", "cmd", "dlq", "audit", "_INBOX"}
+_FOLLOWED = tuple(s for s in STREAMS if s.name not in {"VIGIL_AUDIT", "VIGIL_DLQ"})
+
+
+def short(stream: str) -> str:
+    return stream.removeprefix("VIGIL_")
+
+
+def family_of(subject: str) -> str:
+    tokens = subject.split(".")
+    return tokens[1] if len(tokens) > 1 else ""
 
 
 @dataclass(frozen=True)
 class HubEvent:
-    """One event as it goes to SSE clients."""
+    """One event as it goes to SSE clients; ``stream``/``seq`` are empty for unstored ones."""
 
-    id: str
     family: str
     subject: str
     data: str
+    stream: str = ""
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,51 +76,104 @@ class ClientFilter:
             return False
         return not (self.targets and not (set(tokens[2:]) & self.targets))
 
+    def patterns(self, spec: StreamSpec) -> list[str]:
+        """The subjects of ``spec`` this filter can want (none: skip the stream)."""
+        if not self.families:
+            return list(spec.subjects)
+        return [p for p in spec.subjects if family_of(p) in self.families]
+
+
+def parse_position(text: str) -> dict[str, int]:
+    """``KPI:12,ALERT:3`` → {"KPI": 12, "ALERT": 3}; junk is ignored (then no resume)."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, seq = part.strip().partition(":")
+        if name and seq.isdigit() and len(out) < 32:
+            out[name[:32]] = int(seq)
+    return out
+
+
+def format_position(position: dict[str, int]) -> str:
+    return ",".join(f"{k}:{v}" for k, v in sorted(position.items()))
+
 
 @dataclass(eq=False)
 class HubClient:
-    """A connected SSE client."""
+    """A connected SSE client and where it is in each stream."""
 
     filter: ClientFilter
     queue: asyncio.Queue[HubEvent | None]
+    position: dict[str, int] = field(default_factory=dict)
+    resume_from: dict[str, int] | None = None
     dropped: bool = False
-    sent: int = field(default=0)
+    sent: int = 0
 
 
 class SseHub:
-    """Fan-out of ``vigil.>`` events to SSE clients with per-client bounded queues."""
+    """Fan-out of Vigil's events to SSE clients with per-client bounded queues."""
 
-    def __init__(self, *, queue_size: int = 256, max_clients: int = 1000) -> None:
+    def __init__(
+        self, *, queue_size: int = 256, max_clients: int = 1000, resume_max: int = 2000
+    ) -> None:
         self.queue_size = queue_size
         self.max_clients = max_clients
+        self.resume_max = resume_max
         self.clients: set[HubClient] = set()
-        self._sub: Subscription | None = None
-        self._ids = itertools.count(1)
+        self.last_seq: dict[str, int] = {}
+        self._subs: list[Any] = []
+        self._bus: Bus | None = None
         self.published = 0
         self.dropped_clients = 0
 
-    async def start(self, nc: Client) -> None:
-        self._sub = await nc.subscribe("vigil.>", cb=self._on_msg)
+    async def start(self, bus: Bus) -> None:
+        self._bus = bus
+        for spec in _FOLLOWED:
+            try:
+                info = await bus.js.stream_info(spec.name)
+                last = info.state.last_seq
+            except Exception as exc:
+                log.warning("SSE cannot follow stream", stream=spec.name, error=repr(exc))
+                continue
+            self.last_seq[short(spec.name)] = last
+            config = ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=last + 1,
+                filter_subjects=list(spec.subjects),
+            )
+            sub = await bus.js.subscribe(
+                spec.subjects[0],
+                stream=spec.name,
+                cb=self._on_stored,
+                ordered_consumer=True,
+                config=config,
+            )
+            self._subs.append(sub)
+        self._subs.append(await bus.nc.subscribe("vigil.>", cb=self._on_core))
 
     async def stop(self) -> None:
-        if self._sub is not None:
+        subs, self._subs = self._subs, []
+        for sub in subs:
             with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+                await sub.unsubscribe()
         for client in list(self.clients):
             self._drop(client)
 
-    async def _on_msg(self, msg: Msg) -> None:
-        tokens = msg.subject.split(".")
-        family = tokens[1] if len(tokens) > 1 else ""
-        if family in _PRIVATE_FAMILIES or msg.reply:
+    async def _on_stored(self, msg: Msg) -> None:
+        meta = msg.metadata
+        stream = short(meta.stream)
+        seq = meta.sequence.stream
+        self.last_seq[stream] = max(self.last_seq.get(stream, 0), seq)
+        family = family_of(msg.subject)
+        if family in _PRIVATE_FAMILIES:
             return
-        event = HubEvent(
-            id=str(next(self._ids)),
-            family=family,
-            subject=msg.subject,
-            data=msg.data.decode("utf-8", "replace"),
-        )
-        self.broadcast(event)
+        data = msg.data.decode("utf-8", "replace")
+        self.broadcast(HubEvent(family, msg.subject, data, stream, seq))
+
+    async def _on_core(self, msg: Msg) -> None:
+        family = family_of(msg.subject)
+        if family in _PRIVATE_FAMILIES or msg.reply or stream_for(msg.subject) is not None:
+            return  # stored subjects arrive through their stream, with a sequence
+        self.broadcast(HubEvent(family, msg.subject, msg.data.decode("utf-8", "replace")))
 
     def broadcast(self, event: HubEvent) -> None:
         self.published += 1
@@ -122,17 +197,73 @@ class SseHub:
     def full(self) -> bool:
         return len(self.clients) >= self.max_clients
 
-    def connect(self, flt: ClientFilter) -> HubClient:
+    def connect(self, flt: ClientFilter, last_event_id: str = "") -> HubClient:
         client = HubClient(filter=flt, queue=asyncio.Queue(self.queue_size))
+        followed = {short(s.name) for s in _FOLLOWED if flt.patterns(s)}
+        client.position = {k: v for k, v in self.last_seq.items() if k in followed}
+        resume = {k: v for k, v in parse_position(last_event_id).items() if k in followed}
+        if resume:
+            client.resume_from = resume
+            client.position.update(resume)
         self.clients.add(client)
         return client
 
     def disconnect(self, client: HubClient) -> None:
         self.clients.discard(client)
 
+    def event_id(self, client: HubClient) -> str:
+        return format_position(client.position)
+
+    async def _replay(self, client: HubClient) -> AsyncIterator[HubEvent]:
+        """Stored events after the client's resume position, oldest first, up to resume_max."""
+        if self._bus is None or not client.resume_from:
+            return
+        budget = self.resume_max
+        for spec in _FOLLOWED:
+            name = short(spec.name)
+            start = client.resume_from.get(name)
+            patterns = client.filter.patterns(spec)
+            if start is None or not patterns or budget <= 0:
+                continue
+            if start >= self.last_seq.get(name, 0):
+                continue
+            config = ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start + 1,
+                filter_subjects=patterns,
+            )
+            sub = await self._bus.js.subscribe(
+                patterns[0], stream=spec.name, ordered_consumer=True, config=config
+            )
+            try:
+                while budget > 0:
+                    try:
+                        msg = await sub.next_msg(timeout=2.0)
+                    except Exception:
+                        break
+                    meta = msg.metadata
+                    budget -= 1
+                    yield HubEvent(
+                        family_of(msg.subject),
+                        msg.subject,
+                        msg.data.decode("utf-8", "replace"),
+                        name,
+                        meta.sequence.stream,
+                    )
+                    if meta.num_pending == 0:
+                        break
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
     async def events(self, client: HubClient, heartbeat_s: float) -> AsyncIterator[HubEvent | None]:
         """Yield the client's events; None means "send a heartbeat". Ends when dropped."""
         try:
+            async for old in self._replay(client):
+                if client.filter.wants(old):
+                    client.position[old.stream] = old.seq
+                    client.sent += 1
+                    yield old
             while not client.dropped:
                 try:
                     event = await asyncio.wait_for(client.queue.get(), heartbeat_s)
@@ -141,6 +272,10 @@ class SseHub:
                     continue
                 if event is None:
                     return
+                if event.stream:
+                    if event.seq <= client.position.get(event.stream, 0):
+                        continue  # already sent during the replay
+                    client.position[event.stream] = event.seq
                 client.sent += 1
                 yield event
         finally:

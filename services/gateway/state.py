@@ -1,9 +1,9 @@
-"""What route handlers share: settings, the bus and the SSE hub (kept on ``app.state``)."""
+"""What route handlers share: settings, the bus, the SSE hub, auth and audit (on ``app.state``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request
@@ -11,7 +11,12 @@ from litestar.datastructures import State
 
 from services.core.bus import Bus
 from services.core.config import Settings
+from services.gateway.auth.ratelimit import RateLimiter
 from services.gateway.sse import SseHub
+
+if TYPE_CHECKING:
+    from services.gateway.audit import AuditLog
+    from services.gateway.auth.store import AuthStore
 
 
 @dataclass
@@ -21,6 +26,13 @@ class GatewayState:
     settings: Settings
     bus: Bus | None
     hub: SseHub
+    # None only in an app built without a database (then every guarded route says 401).
+    auth: AuthStore | None = None
+    audit_log: AuditLog | None = None
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.gateway.rate_limits)
 
     async def ask(
         self, service: str, method: str, payload: Any = None, timeout: float = 5.0

@@ -17,7 +17,7 @@ def _split(value: str | None) -> frozenset[str]:
     return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-@get("/api/v1/health", sync_to_thread=False)
+@get("/api/v1/health", sync_to_thread=False, opt={"public_if": "open_health"}, tags=["system"])
 def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Liveness of the gateway and its NATS connection."""
     state = gateway_state(request)
@@ -25,27 +25,36 @@ def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"ok": connected, "nats": connected, "sse_clients": len(state.hub.clients)}
 
 
-@get("/api/v1/stream")
+@get("/api/v1/stream", tags=["events"])
 async def stream(
     request: Request[Any, Any, Any],
     family: str | None = None,
     target: str | None = None,
     severity: str | None = None,
+    last_event_id: str | None = None,
 ) -> ServerSentEvent:
-    """Live events as SSE, filtered by subject family, target and severity (comma lists)."""
+    """Live events as SSE, filtered by subject family, target and severity (comma lists).
+
+    Sends ``Last-Event-ID`` (or ``?last_event_id=``) to resume after a disconnect.
+    """
     state = gateway_state(request)
     if state.hub.full():
-        raise HTTPException(status_code=503, detail="too many SSE clients")
+        raise HTTPException(status_code=503, detail="too many SSE clients; try again later")
     flt = ClientFilter(_split(family), _split(target), _split(severity))
-    client = state.hub.connect(flt)
+    resume = request.headers.get("last-event-id") or last_event_id or ""
+    client = state.hub.connect(flt, resume)
     heartbeat = state.settings.gateway.sse_heartbeat_s
 
     async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        yield ServerSentEventMessage(
+            data="{}", event="hello", id=state.hub.event_id(client) or None
+        )
         async for event in state.hub.events(client, heartbeat):
             if event is None:
                 yield ServerSentEventMessage(comment="heartbeat")
             else:
-                yield ServerSentEventMessage(data=event.data, event=event.family, id=event.id)
+                ident = state.hub.event_id(client) if event.stream else None
+                yield ServerSentEventMessage(data=event.data, event=event.family, id=ident)
 
     return ServerSentEvent(messages(), retry_duration=2000)
 

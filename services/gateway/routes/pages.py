@@ -8,16 +8,35 @@ from litestar import Request, get
 from litestar.response import Template
 
 from services.core.bus import RpcError
+from services.gateway.auth.middleware import CSRF_SCOPE_KEY
 from services.gateway.i18n import pick_language, translator
+from services.gateway.security import RANK, current_user
 from services.gateway.state import gateway_state
 
 PROCESSES = ("packing", "transfer", "inspection")
 
 
 def page_context(request: Request[Any, Any, Any], active: str, **extra: Any) -> dict[str, Any]:
-    """The context every page template gets: language, translator, active nav item."""
+    """The context every page template gets: language, translator, active nav item.
+
+    Also ``user`` (CurrentUser or None), ``csrf`` (the token forms put in a hidden
+    ``csrf_token`` field; base.html sends it on every HTMX request) and ``can(role)``.
+    """
     lang = pick_language(request)
-    return {"lang": lang, "t": translator(lang), "active": active, **extra}
+    user = current_user(request)
+
+    def can(role: str) -> bool:
+        return user is not None and RANK[user.role] >= RANK.get(role, 99)
+
+    return {
+        "lang": lang,
+        "t": translator(lang),
+        "active": active,
+        "user": user,
+        "csrf": request.scope.get(CSRF_SCOPE_KEY, ""),  # type: ignore[call-overload]
+        "can": can,
+        **extra,
+    }
 
 
 async def _production(request: Request[Any, Any, Any]) -> dict[str, Any]:

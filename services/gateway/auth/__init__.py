@@ -1,0 +1,1 @@
+"""Users, sessions, API keys, CSRF, lockout, audit and rate limits of the gateway."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.analyzer.work.component import WorkAnalytics
 from services.core.service import VigilService
 
 
@@ -11,4 +15,12 @@ class AnalyzerService(VigilService):
     name = "analyzer"
 
     async def start(self) -> None:
-        pass
+        self.work = WorkAnalytics(self.settings.data_path, self.settings.analyzer)
+        self.stack.push_async_callback(self.work.close)
+        await self.work.start(self.bus)
+        self.spawn(self.work.publish_loop(), "work-kpi")
+
+    def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
+        methods: dict[str, Callable[[bytes], Awaitable[Any]]] = {}
+        methods.update(self.work.endpoints())
+        return methods

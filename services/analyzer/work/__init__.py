@@ -1,0 +1,1 @@
+"""Work-event analytics (DESIGN §3): sessions, KPIs, worker scores, views over SQLite."""

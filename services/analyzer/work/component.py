@@ -1,0 +1,239 @@
+"""The work-analytics component of the analyzer: durable consumer, KpiUpdate coalescing, RPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from sqlalchemy import Connection
+
+from services.analyzer.work import queries, views
+from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, parse_filter
+from services.analyzer.work.sessions import PROCESSES
+from services.analyzer.work.writer import Applied, WorkWriter, open_engine
+from services.core import contracts
+from services.core.bus import Bus
+from services.core.config.analyzer import AnalyzerSettings
+from services.core.logs import get_logger
+
+DB_NAME = "analyzer-work.sqlite"
+DURABLE = "analyzer-work"
+KPI_KEYS = ("total_trays", "total_pcs", "avg_tray_time", "total_errors", "avg_fpy", "avg_latency")
+
+log = get_logger("analyzer")
+
+
+def _payload(data: bytes) -> dict[str, Any]:
+    if not data.strip():
+        return {}
+    decoded = msgspec.json.decode(data)
+    if not isinstance(decoded, dict):
+        raise ValueError("request payload must be a JSON object")
+    return decoded
+
+
+class WorkAnalytics:
+    """Owns analyzer-work.sqlite: one writer (the consumer), readers per query."""
+
+    def __init__(self, data_path: Path, settings: AnalyzerSettings) -> None:
+        self.settings = settings
+        self.engine = open_engine(data_path / DB_NAME)
+        self.writer = WorkWriter(self.engine, settings)
+        self.bus: Bus | None = None
+        self._dirty: dict[str, int] = defaultdict(int)
+        self._wake = asyncio.Event()
+        self._last_emit: dict[str, float] = defaultdict(float)
+        self._last_values: dict[str, dict[str, float]] = {}
+        self._consumer: asyncio.Task[None] | None = None
+        self.applied_batches = 0
+        self.applied_sessions = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self, bus: Bus) -> None:
+        """Start the durable consumer; run ``publish_loop()`` beside it for KpiUpdates."""
+        self.bus = bus
+        self._consumer = bus.consume(
+            stream="VIGIL_WORK",
+            durable=DURABLE,
+            subjects="vigil.work.>",
+            kind=contracts.WorkBatch,
+            handler=self._handle,
+            batch=256,
+        )
+
+    async def close(self) -> None:
+        """Stop consuming (an unacked batch is redelivered and deduplicated), close the file."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._consumer
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ consuming
+
+    async def _handle(self, items: list[tuple[contracts.WorkBatch, Msg]]) -> None:
+        batches = [batch for batch, _ in items]
+        applied = await asyncio.to_thread(self.writer.apply, batches)
+        self.note_applied(applied, len(batches))
+
+    def note_applied(self, applied: Applied, batches: int) -> None:
+        """Count what changed and wake the KpiUpdate publisher for those processes."""
+        self.applied_batches += batches
+        self.applied_sessions += sum(applied.sessions.values())
+        for process in set(applied.sessions) | set(applied.events):
+            self._dirty[process] += applied.sessions.get(process, 0)
+        if self._dirty:
+            self._wake.set()
+
+    # ------------------------------------------------------------ KpiUpdate
+
+    async def publish_loop(self) -> None:
+        """Leading edge at once, then at most one KpiUpdate per process per interval."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.kpi_update_interval_s
+        while True:
+            await self._wake.wait()
+            now = loop.time()
+            due = [p for p in self._dirty if now - self._last_emit[p] >= interval]
+            for process in due:
+                added = self._dirty.pop(process)
+                self._last_emit[process] = now
+                with contextlib.suppress(Exception):
+                    await self._emit(process, added)
+            if not self._dirty:
+                self._wake.clear()
+                continue
+            wait = min(self._last_emit[p] + interval for p in self._dirty) - loop.time()
+            await asyncio.sleep(max(wait, 0.0))
+
+    async def _emit(self, process: str, added: int) -> None:
+        if self.bus is None:
+            return
+        today = date.today().isoformat()
+        f = WorkFilter(process=process, date_from=today, date_to=today)
+        values = await asyncio.to_thread(self._read, lambda c: self._today_values(c, f, today))
+        before = self._last_values.get(process, {})
+        changed = [k for k, v in values.items() if before.get(k) != v]
+        self._last_values[process] = values
+        event = contracts.KpiUpdate(
+            process=process, changed=changed, values=values, sessions_added=added, ts=time.time()
+        )
+        await self.bus.emit(contracts.kpi(process), event)
+
+    def _today_values(self, conn: Connection, f: WorkFilter, today: str) -> dict[str, float]:
+        kpis = queries.kpi_summary(conn, f, self.settings)
+        values = {k: float(kpis[k]) for k in KPI_KEYS}
+        tiles = views.work_today(conn, self.settings, today)["processes"].get(f.process, {})
+        values["events"] = float(tiles.get("events", 0))
+        return values
+
+    # ------------------------------------------------------------ queries
+
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    async def _query(self, fn: Callable[[Connection], Any]) -> Any:
+        return await asyncio.to_thread(self._read, fn)
+
+    def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
+        """RPC methods on ``vigil.api.analyzer.<method>``; bad parameters answer 400."""
+        s = self.settings
+
+        def today_of(p: dict[str, Any]) -> str:
+            return parse_day("today", p.get("today")) or date.today().isoformat()
+
+        async def work_today(data: bytes) -> Any:
+            p = _payload(data)
+            return await self._query(lambda c: views.work_today(c, s, today_of(p)))
+
+        async def work_kpis(data: bytes) -> Any:
+            f = parse_filter(_payload(data))
+            return await self._query(
+                lambda c: {"filter": f.to_params(), "kpis": queries.kpi_summary(c, f, s),
+                           "problems": views.problems(c, f.process, limit=0)}
+            )  # fmt: skip
+
+        async def work_workers(data: bytes) -> Any:
+            f = parse_filter(_payload(data))
+            weights = s.score_weights.get("transfer" if f.process == "all" else f.process, [])
+            return await self._query(
+                lambda c: {"filter": f.to_params(), "workers": queries.worker_table(c, f, s),
+                           "weights": [msgspec.to_builtins(w) for w in weights]}
+            )  # fmt: skip
+
+        async def work_view_today(data: bytes) -> Any:
+            p = _payload(data)
+            f, today = parse_filter(p), today_of(p)
+            return await self._query(lambda c: views.today_view(c, f, s, today))
+
+        async def work_daily(data: bytes) -> Any:
+            f = parse_filter(_payload(data))
+            return await self._query(lambda c: views.daily(c, f, s))
+
+        async def work_items(data: bytes) -> Any:
+            f = parse_filter(_payload(data))
+            return await self._query(lambda c: views.items_by_day(c, f, s))
+
+        async def work_errors(data: bytes) -> Any:
+            p = _payload(data)
+            f = parse_filter(p)
+            limit, offset = _int(p, "limit", 200, 1, 5000), _int(p, "offset", 0, 0, 10**9)
+            return await self._query(lambda c: views.error_log(c, f, s, limit, offset))
+
+        async def work_trace(data: bytes) -> Any:
+            p = _payload(data)
+            kind, value = str(p.get("kind", "")), str(p.get("value", ""))
+            if not value.strip():
+                raise FilterError("value", "give a work order, item code or barcode")
+            return await self._query(lambda c: views.trace(c, kind, value))
+
+        async def work_problems(data: bytes) -> Any:
+            f = parse_filter(_payload(data))
+            return await self._query(lambda c: views.problems(c, f.process))
+
+        async def work_export_page(data: bytes) -> Any:
+            p = _payload(data)
+            f = parse_filter(p)
+            what = str(p.get("what", "sessions"))
+            after, limit = _int(p, "after", 0, 0, 2**62), _int(p, "limit", 5000, 1, 20000)
+            if what not in ("sessions", "errors"):
+                raise FilterError("what", "expected sessions or errors")
+            return await self._query(lambda c: views.export_page(c, f, s, what, after, limit))
+
+        return {
+            "work_today": work_today,
+            "work_kpis": work_kpis,
+            "work_workers": work_workers,
+            "work_view_today": work_view_today,
+            "work_daily": work_daily,
+            "work_items": work_items,
+            "work_errors": work_errors,
+            "work_trace": work_trace,
+            "work_problems": work_problems,
+            "work_export_page": work_export_page,
+        }
+
+    def health_detail(self) -> dict[str, Any]:
+        return {"work_batches": self.applied_batches, "work_sessions": self.applied_sessions,
+                "processes": list(PROCESSES)}  # fmt: skip
+
+
+def _int(p: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = p.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise FilterError(name, f"expected an integer, got {str(raw)[:40]!r}") from None
+    if not low <= value <= high:
+        raise FilterError(name, f"must be between {low} and {high}")
+    return value

@@ -1,7 +1,24 @@
-"""The alerts service: evaluates rules and notifies receivers."""
+"""The alerts service: consumes metrics and events, evaluates rules, stores, publishes, notifies."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+
+from services.alerts.engine import AlertEngine, Clock, EngineOptions
+from services.alerts.receivers import Deliverer
+from services.alerts.rpc import AlertsApi
+from services.alerts.rules import RuleSet, load_rules
+from services.alerts.store import AlertStore
+from services.core import contracts
+from services.core.config import Settings
 from services.core.service import VigilService
 
 
@@ -10,5 +27,207 @@ class AlertsService(VigilService):
 
     name = "alerts"
 
+    def __init__(self, settings: Settings, clock: Clock = time.time) -> None:
+        super().__init__(settings)
+        self.clock = clock
+        self._consumers: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    @property
+    def rules_dir(self) -> Path:
+        cfg = self.settings.alerts
+        return (
+            Path(cfg.rules_dir).expanduser()
+            if cfg.rules_dir
+            else self.settings.data_path / "alerts" / "rules"
+        )
+
     async def start(self) -> None:
-        pass
+        cfg = self.settings.alerts
+        self.rules_dir.mkdir(parents=True, exist_ok=True)
+        self.store = AlertStore(self.settings.db_path("alerts"))
+        self.ruleset = self._load()
+        options = EngineOptions(
+            repeat_s=cfg.repeat_interval_s,
+            group_wait_s=cfg.group_wait_s,
+            flap_window_s=cfg.flap_window_s,
+            flap_threshold=cfg.flap_threshold,
+            default_notify=tuple(cfg.default_notify),
+        )
+        self.engine = AlertEngine(self.ruleset.rules, options, self.clock)
+        alerts, notified, silences = self.store.load_state()
+        self.engine.restore(alerts, notified)
+        self.engine.silences = silences
+        self.store.start()
+        self.stack.push_async_callback(self.store.close)
+        self.deliverer = Deliverer(self.store, concurrency=cfg.delivery_concurrency)
+        self.deliverer.set_receivers(self.ruleset.receivers)
+        self.deliverer.start()
+        self.stack.push_async_callback(self.deliverer.close)
+        self.api = AlertsApi(self)
+        self._subscribe()
+        self.stack.push_async_callback(self._stop_consumers)
+        self.spawn(self._ticker(), "ticker")
+        self.spawn(self._watch_rules(), "rules-watch")
+
+    # ------------------------------------------------------------ rules
+
+    def _load(self) -> RuleSet:
+        ruleset = load_rules(self.rules_dir, with_defaults=self.settings.alerts.default_rules)
+        for error in ruleset.errors:
+            self.log.error("rule rejected", error=str(error))
+        self.log.info("rules loaded", rules=len(ruleset.rules), errors=len(ruleset.errors))
+        return ruleset
+
+    async def reload(self) -> RuleSet:
+        async with self._lock:
+            self.ruleset = self._load()
+            self.engine.set_rules(self.ruleset.rules)
+            self.deliverer.set_receivers(self.ruleset.receivers)
+            await self._flush()
+        return self.ruleset
+
+    async def _watch_rules(self) -> None:
+        from watchfiles import awatch
+
+        async for _changes in awatch(self.rules_dir, stop_event=self.stopping, debounce=200):
+            with contextlib.suppress(Exception):
+                await self.reload()
+
+    # ------------------------------------------------------------ inputs
+
+    def _subscribe(self) -> None:
+        events = self._on_events
+        subs: list[tuple[str, str, str, type[Any], Callable[[list[Any]], Awaitable[None]]]] = [
+            ("VIGIL_METRIC", "metric", "vigil.metric.>", contracts.MetricBatch, self._on_metrics),
+            ("VIGIL_PROGRAM", "program", "vigil.program.*.exited", contracts.ProgramExited, events),
+            ("VIGIL_WORK", "work", "vigil.work.>", contracts.WorkBatch, events),
+            ("VIGIL_LOG", "log", "vigil.log.>", contracts.LogBatch, events),
+            ("VIGIL_FILES", "parse", "vigil.error.parse.>", contracts.ParseError, events),
+            ("VIGIL_KPI", "kpi", "vigil.kpi.>", contracts.KpiUpdate, events),
+            ("VIGIL_AUDIT", "audit", "vigil.audit.>", contracts.AuditEvent, events),
+            ("VIGIL_TARGET", "target", "vigil.target.*.status", contracts.TargetStatus, events),
+        ]
+        for stream, durable, subject, kind, handler in subs:
+            # New consumers start at "now": replaying days of old samples would raise stale alerts.
+            task = self.bus.consume(
+                stream=stream, durable=f"alerts-{durable}", subjects=subject, kind=kind,
+                handler=handler,
+                deliver_new=True, batch=512,
+            )  # fmt: skip
+            self._consumers.append(task)
+
+    async def _stop_consumers(self) -> None:
+        for task in self._consumers:
+            task.cancel()
+        for task in self._consumers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _on_metrics(self, items: list[tuple[contracts.MetricBatch, Msg]]) -> None:
+        async with self._lock:
+            for batch, _ in items:
+                for sample in batch.samples:
+                    labels = (
+                        sample.labels
+                        if "host" in sample.labels
+                        else {**sample.labels, "host": batch.host}
+                    )
+                    self.engine.observe_sample(
+                        sample.name, labels, sample.value, batch.ts or self.clock()
+                    )
+            await self._flush()
+
+    async def _on_events(self, items: list[tuple[Any, Msg]]) -> None:
+        async with self._lock:
+            for event, _ in items:
+                self.feed(event)
+            await self._flush()
+
+    def feed(self, event: Any) -> None:
+        """Turn one decoded event into engine observations."""
+        engine = self.engine
+        as_dict = msgspec.structs.asdict
+        if isinstance(event, contracts.ProgramExited):
+            engine.observe_event("program_exited", as_dict(event), event.ts or None)
+        elif isinstance(event, contracts.WorkBatch):
+            for work in event.events:
+                fields = {**work.details, **as_dict(work), "source": event.source}
+                engine.observe_event("work", fields)
+        elif isinstance(event, contracts.LogBatch):
+            for record in event.records:
+                engine.observe_event(
+                    "log", {**record.fields, "source": event.source, "line": record.line}
+                )
+        elif isinstance(event, contracts.ParseError):
+            engine.observe_event("parse_error", as_dict(event), event.ts or None)
+        elif isinstance(event, contracts.AuditEvent):
+            engine.observe_event("audit", as_dict(event), event.ts or None)
+        elif isinstance(event, contracts.KpiUpdate):
+            ts = event.ts or self.clock()
+            for key, value in event.values.items():
+                engine.observe_sample(f"kpi.{key}", {"process": event.process}, float(value), ts)
+        elif isinstance(event, contracts.TargetStatus):
+            ts = event.ts or self.clock()
+            labels = {"target": event.target_id, "kind": event.kind}
+            engine.observe_event("target", as_dict(event), ts)
+            engine.observe_sample("target.up", labels, 1.0 if event.status == "up" else 0.0, ts)
+            if event.response_ms is not None:
+                engine.observe_sample("target.response_ms", labels, event.response_ms, ts)
+
+    # ------------------------------------------------------------ outputs
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.alerts.tick_s)
+            try:
+                async with self._lock:
+                    self.engine.tick()
+                    await self._flush()
+            except Exception as exc:  # one bad tick must not end evaluation
+                self.log.exception("tick failed", error=repr(exc)[:300])
+
+    async def _flush(self) -> None:
+        """Store, publish and hand to receivers whatever the engine decided."""
+        transitions, notices = self.engine.drain()
+        for tr in transitions:
+            self.store.record(tr)
+            self.store.save_alert(tr.alert)
+            if tr.publish:
+                await self._publish(tr.alert.event(tr.to_state, tr.ts, tr.by), tr.snapshot)
+        notified: set[str] = set()
+        for notice in notices:
+            self.deliverer.submit(notice)
+            notified.update(a["fingerprint"] for a in notice.alerts)
+        for fp in notified:
+            last = self.engine.last_notified.get(fp)
+            if last is not None:
+                self.store.put("notified", {"fingerprint": fp, "last_notified_at": last})
+            alert = self.engine.alerts.get(fp)
+            if alert is not None:
+                self.store.save_alert(alert)
+
+    async def _publish(self, event: contracts.AlertEvent, snap: dict[str, Any]) -> None:
+        subject = contracts.alert(event.severity, event.rule)
+        msg_id = f"{event.fingerprint}:{event.state}:{event.ts:.6f}"
+        try:
+            await self.bus.publish(subject, event, msg_id=msg_id, timeout=2.0)
+        except Exception:
+            # Never lose a transition: keep retrying in the background (the msg id dedupes).
+            self.spawn(self._republish(subject, event, msg_id), "republish")
+
+    async def _republish(self, subject: str, event: contracts.AlertEvent, msg_id: str) -> None:
+        await self.bus.publish_retrying(subject, event, msg_id=msg_id, stop=self.stopping)
+
+    def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
+        return self.api.endpoints()
+
+    def health_detail(self) -> dict[str, Any]:
+        return {
+            "rules": len(self.engine.rules),
+            "rule_errors": len(self.ruleset.errors),
+            "active": len(self.engine.alerts),
+            "samples": self.engine.samples_seen,
+            "delivered": self.deliverer.delivered,
+            "delivery_failures": self.deliverer.failed,
+        }

@@ -8,5 +8,15 @@ import msgspec
 class AlertsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Rules and notifications."""
 
+    # Folder of *.yaml rule/receiver files, hot-reloaded; empty = <data_dir>/alerts/rules.
     rules_dir: str = ""
+    # Ship the defaults of DESIGN §6 (services/alerts/defaults.yaml).
+    default_rules: bool = True
     repeat_interval_s: float = 300.0
+    group_wait_s: float = 5.0
+    flap_window_s: float = 600.0
+    flap_threshold: int = 6
+    tick_s: float = 1.0
+    # Receivers for rules that name none.
+    default_notify: list[str] = []
+    delivery_concurrency: int = 16

@@ -1,0 +1,333 @@
+"""The rule engine: windows per series, the pending → firing → resolved machine, fatigue controls.
+
+Pure and synchronous: callers feed samples and events, call ``tick()`` now and then, and
+``drain()`` the transitions (to store and publish) and notices (to deliver). Time comes from
+an injected clock so tests control it without sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.alerts.alert import Alert, Transition, fingerprint
+from services.alerts.condition import OPERATORS
+from services.alerts.detectors import EventDetectors
+from services.alerts.fatigue import FlapDetector, Grouper, Notice, find_silence, inhibited_by
+from services.alerts.model import Rule, Silence
+from services.alerts.windows import SeriesWindow
+
+Clock = Callable[[], float]
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class EngineOptions:
+    """Fatigue settings of one engine."""
+
+    repeat_s: float = 300.0
+    group_wait_s: float = 0.0
+    flap_window_s: float = 600.0
+    flap_threshold: int = 6
+    default_notify: tuple[str, ...] = ()
+
+
+@dataclass
+class _Series:
+    name: str
+    labels: dict[str, str]
+    window: SeriesWindow
+    rules: list[Rule] = field(default_factory=list)
+
+
+class AlertEngine:
+    """Evaluates every rule kind and decides what to notify."""
+
+    def __init__(self, rules: list[Rule], options: EngineOptions, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self.options = options
+        self.alerts: dict[str, Alert] = {}
+        self.last_notified: dict[str, float] = {}
+        self.flapping: dict[str, float] = {}
+        self.silences: list[Silence] = []
+        self.series: dict[SeriesKey, _Series] = {}
+        self.flap = FlapDetector(options.flap_window_s, options.flap_threshold)
+        self.grouper = Grouper(options.group_wait_s)
+        self.transitions: list[Transition] = []
+        self.notices: list[Notice] = []
+        self.samples_seen = 0
+        self.rules: dict[str, Rule] = {}
+        self.detectors = EventDetectors(self)
+        self.set_rules(rules)
+
+    # ------------------------------------------------------------ rules
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Swap the rule set (hot reload); alerts of removed or disabled rules resolve."""
+        self.rules = {r.name: r for r in rules if r.enabled}
+        self._metric_rules: dict[str, list[Rule]] = {}
+        for rule in self.rules.values():
+            if rule.condition is not None and rule.kind in ("metric", "kpi", "consecutive"):
+                self._metric_rules.setdefault(rule.condition.selector.name, []).append(rule)
+        for series in self.series.values():
+            self._bind_series(series)
+        self.detectors.set_rules(list(self.rules.values()), self.clock())
+        now = self.clock()
+        for alert in list(self.alerts.values()):
+            if alert.rule not in self.rules:
+                self._resolve(alert, now, by="system", note="rule removed or disabled")
+
+    def _bind_series(self, series: _Series) -> None:
+        candidates = self._metric_rules.get(series.name, [])
+        series.rules = [
+            r
+            for r in candidates
+            if r.condition and r.condition.selector.matches(series.name, series.labels)
+        ]
+        windows = [r.condition.window_s for r in series.rules if r.condition]
+        series.window.keep_s = max([*windows, 0.0])
+
+    # ------------------------------------------------------------ inputs
+
+    def observe_sample(self, name: str, labels: dict[str, str], value: float, ts: float) -> None:
+        """One metric sample: update its window and evaluate the rules over it now."""
+        self.samples_seen += 1
+        key = (name, tuple(sorted(labels.items())))
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = _Series(name, dict(labels), SeriesWindow(0.0))
+            self._bind_series(series)
+        self.detectors.saw_metric(name, series.labels, ts)
+        if not series.rules:
+            return
+        series.window.add(ts, value)
+        now = max(self.clock(), ts)
+        for rule in series.rules:
+            if rule.kind == "consecutive":
+                self.detectors.metric_streak(rule, series.labels, name, value, now)
+            else:
+                self._evaluate(rule, series, now)
+        self._dispatch(now)
+
+    def observe_event(self, source: str, fields: dict[str, Any], ts: float | None = None) -> None:
+        """One event (program exit, work or log record, parse error, audit, target check)."""
+        now = self.clock()
+        self.detectors.observe(source, fields, ts or now, now)
+        self._dispatch(now)
+
+    def _evaluate(self, rule: Rule, series: _Series, now: float) -> None:
+        cond = rule.condition
+        assert cond is not None
+        value = series.window.reduce(cond.reducer, cond.window_s, now)
+        labels = {**rule.labels, **series.labels, "metric": series.name}
+        fp = fingerprint(rule.name, labels)
+        holds = value is not None and cond.holds(value)
+        alert = self.alerts.get(fp)
+        if (
+            not holds
+            and value is not None
+            and rule.clear is not None
+            and alert is not None
+            and alert.state in ("firing", "acknowledged")
+        ):
+            # Hysteresis: a firing alert stays until the value is past the clear level.
+            holds = OPERATORS[cond.op](value, rule.clear)
+        self.apply(rule, fp, labels, holds, value, now)
+
+    # ------------------------------------------------------------ state machine
+
+    def apply(
+        self,
+        rule: Rule,
+        fp: str,
+        labels: dict[str, str],
+        holds: bool,
+        value: float | None,
+        now: float,
+        for_s: float | None = None,
+    ) -> None:
+        """Move one fingerprint according to whether its condition holds now."""
+        hold_for = rule.for_s if for_s is None else for_s
+        alert = self.alerts.get(fp)
+        if holds:
+            if alert is None:
+                alert = Alert(
+                    fp, rule.name, rule.severity, labels, value=value, summary=rule.summary,
+                    started_at=now, last_true_at=now, last_event_at=now,
+                )  # fmt: skip
+                self.alerts[fp] = alert
+                if hold_for <= 0:
+                    self._fire(alert, now)
+                else:
+                    self._transition(alert, "pending", now)
+                return
+            alert.value = value
+            alert.last_true_at = now
+            alert.last_event_at = now
+            if alert.state == "pending" and now - alert.started_at >= hold_for:
+                self._fire(alert, now)
+            return
+        if alert is None:
+            return
+        alert.value = value
+        if alert.state == "pending":
+            self._resolve(alert, now, note="cleared before 'for' elapsed")
+        elif now - alert.last_true_at >= rule.keep_firing_s:
+            self._resolve(alert, now)
+
+    def _transition(
+        self, alert: Alert, state: str, now: float, by: str = "", note: str = ""
+    ) -> None:
+        old = alert.state
+        alert.state = state
+        alert.updated_at = now
+        self.transitions.append(Transition(alert, old, state, now, by, note))
+        if state in ("firing", "resolved") and alert.fired_at is not None:
+            fp = alert.fingerprint
+            if fp not in self.flapping and self.flap.record(fp, now):
+                self.flapping[fp] = now
+                self.transitions.append(Transition(alert, state, "flapping", now, "system"))
+                self._notify(alert, "flapping", now)
+
+    def _fire(self, alert: Alert, now: float) -> None:
+        alert.fired_at = now
+        alert.ended_at = None
+        alert.notify_pending = "firing"
+        self._transition(alert, "firing", now)
+
+    def _resolve(self, alert: Alert, now: float, by: str = "", note: str = "") -> None:
+        alert.ended_at = now
+        alert.notify_pending = ""
+        self._transition(alert, "resolved", now, by, note)
+        self.alerts.pop(alert.fingerprint, None)
+        if alert.notified and alert.fingerprint not in self.flapping and not alert.silenced_by:
+            self._notify(alert, "resolved", now)
+
+    # ------------------------------------------------------------ notifications
+
+    def receivers_of(self, rule_name: str) -> tuple[str, ...]:
+        rule = self.rules.get(rule_name)
+        return (rule.notify if rule and rule.notify else ()) or self.options.default_notify
+
+    def _notify(self, alert: Alert, kind: str, now: float, to: tuple[str, ...] = ()) -> None:
+        rule = self.rules.get(alert.rule)
+        group_by = rule.group_by if rule else ("rule",)
+        snapshot = alert.to_dict()
+        for receiver in to or self.receivers_of(alert.rule):
+            self.grouper.add(receiver, kind, group_by, snapshot, now)
+
+    def _dispatch(self, now: float) -> None:
+        """Send what waits to be sent, unless silenced, inhibited, flapping or deduplicated."""
+        firing = [
+            (a.fingerprint, a.severity, a.labels)
+            for a in self.alerts.values()
+            if a.state == "firing"
+        ]
+        for alert in self.alerts.values():
+            kind = alert.notify_pending
+            if not kind:
+                continue
+            if alert.fingerprint in self.flapping:
+                alert.notify_pending = ""
+                continue
+            silence = find_silence(self.silences, alert.labels, now)
+            alert.silenced_by = silence.id if silence else ""
+            alert.inhibited_by = (
+                inhibited_by(alert.severity, alert.labels, firing, alert.fingerprint) or ""
+            )
+            if alert.silenced_by or alert.inhibited_by:
+                continue  # kept pending: it goes out if the silence ends first
+            alert.notify_pending = ""
+            last = self.last_notified.get(alert.fingerprint)
+            rule = self.rules.get(alert.rule)
+            repeat = rule.repeat_s if rule and rule.repeat_s else self.options.repeat_s
+            if kind == "firing" and last is not None and now - last < repeat:
+                alert.notified = True  # deduplicated: this fingerprint was notified recently
+                continue
+            self.last_notified[alert.fingerprint] = now
+            alert.notified = True
+            self._notify(alert, kind, now)
+        self.notices.extend(self.grouper.due(now))
+
+    # ------------------------------------------------------------ time
+
+    def tick(self) -> None:
+        """Time-based transitions: 'for', keep-firing, stale windows, absence, repeats,
+        escalation, end of flapping, silences that ended, group waits."""
+        now = self.clock()
+        for series in self.series.values():
+            for rule in series.rules:
+                if rule.kind != "consecutive":
+                    self._evaluate(rule, series, now)
+        self.detectors.tick(now)
+        for fp, since in list(self.flapping.items()):
+            if self.flap.calm(fp, now) and now - since >= self.flap.window_s:
+                del self.flapping[fp]
+                alert = self.alerts.get(fp)
+                if alert is not None and alert.state == "firing":
+                    alert.notify_pending = "firing"
+        for alert in list(self.alerts.values()):
+            found = self.rules.get(alert.rule)
+            if found is None or alert.state != "firing" or alert.silenced_by or alert.inhibited_by:
+                continue
+            rule = found
+            repeat = rule.repeat_s or self.options.repeat_s
+            last = self.last_notified.get(alert.fingerprint)
+            if (
+                alert.notified
+                and last is not None
+                and now - last >= repeat
+                and not alert.notify_pending
+            ):
+                alert.notify_pending = "repeat"
+            if (
+                rule.escalate_to
+                and not alert.escalated
+                and alert.fired_at is not None
+                and now - alert.fired_at >= rule.escalate_after_s
+                and alert.fingerprint not in self.flapping
+            ):
+                alert.escalated = True
+                note = f"escalated to {', '.join(rule.escalate_to)}"
+                self.transitions.append(
+                    Transition(alert, "firing", "firing", now, "system", note, publish=False)
+                )
+                self._notify(alert, "escalation", now, to=rule.escalate_to)
+        self._dispatch(now)
+
+    # ------------------------------------------------------------ people
+
+    def acknowledge(self, fp: str, by: str) -> Alert | None:
+        alert = self.alerts.get(fp)
+        if alert is None or alert.state not in ("firing", "pending"):
+            return None
+        now = self.clock()
+        alert.acked_by, alert.acked_at, alert.notify_pending = by, now, ""
+        self._transition(alert, "acknowledged", now, by)
+        return alert
+
+    def resolve_by_hand(self, fp: str, by: str, note: str = "") -> Alert | None:
+        alert = self.alerts.get(fp)
+        if alert is None:
+            return None
+        self._resolve(alert, self.clock(), by=by, note=note or "resolved by hand")
+        self._dispatch(self.clock())
+        return alert
+
+    def set_silences(self, silences: list[Silence]) -> None:
+        self.silences = list(silences)
+        self._dispatch(self.clock())
+
+    def restore(self, alerts: list[Alert], last_notified: dict[str, float]) -> None:
+        """State from the store after a restart: nothing already notified goes out again."""
+        for alert in alerts:
+            if alert.rule in self.rules:
+                self.alerts[alert.fingerprint] = alert
+        self.last_notified.update(last_notified)
+
+    def drain(self) -> tuple[list[Transition], list[Notice]]:
+        transitions, notices = self.transitions, self.notices
+        self.transitions, self.notices = [], []
+        return transitions, notices

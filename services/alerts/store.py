@@ -1,0 +1,270 @@
+"""alerts.sqlite: current alerts, every transition, silences, the delivery log; one writer task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Table, delete, event, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel, create_engine
+
+from services.alerts.alert import Alert, Transition
+from services.alerts.model import Silence
+
+T = TypeVar("T")
+
+
+class AlertRow(SQLModel, table=True):
+    """The live state of one fingerprint (pending, firing or acknowledged)."""
+
+    __tablename__ = "alerts_current"
+    fingerprint: str = Field(primary_key=True)
+    rule: str = Field(index=True)
+    severity: str
+    state: str
+    data: str  # the Alert as JSON
+    updated_at: float
+
+
+class TransitionRow(SQLModel, table=True):
+    """One change of state, with who and when: the alert history."""
+
+    __tablename__ = "alerts_transition"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: float = Field(index=True)
+    fingerprint: str = Field(index=True)
+    rule: str = Field(index=True)
+    severity: str = Field(index=True)
+    from_state: str
+    to_state: str = Field(index=True)
+    value: float | None = None
+    labels: str = "{}"
+    summary: str = ""
+    by: str = ""
+    note: str = ""
+
+
+class NotifiedRow(SQLModel, table=True):
+    """When each fingerprint was last notified (dedupe survives restarts)."""
+
+    __tablename__ = "alerts_notified"
+    fingerprint: str = Field(primary_key=True)
+    last_notified_at: float
+
+
+class SilenceRow(SQLModel, table=True):
+    """A silence: matchers, time span, who and why."""
+
+    __tablename__ = "alerts_silence"
+    id: str = Field(primary_key=True)
+    matchers: str
+    starts_at: float
+    ends_at: float
+    created_by: str = ""
+    reason: str = ""
+    created_at: float = 0.0
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One delivery attempt to one receiver endpoint."""
+
+    __tablename__ = "alerts_delivery"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: float = Field(index=True)
+    receiver: str = Field(index=True)
+    channel: str
+    endpoint: str
+    kind: str
+    attempt: int
+    status: str  # ok | retry | failed
+    http_status: int | None = None
+    error: str = ""
+    duration_ms: float = 0.0
+    fingerprints: str = "[]"
+
+
+TABLES = [AlertRow, TransitionRow, NotifiedRow, SilenceRow, DeliveryRow]
+ALERT_T: Table = AlertRow.__table__  # type: ignore[attr-defined]
+TRANSITION_T: Table = TransitionRow.__table__  # type: ignore[attr-defined]
+NOTIFIED_T: Table = NotifiedRow.__table__  # type: ignore[attr-defined]
+SILENCE_T: Table = SilenceRow.__table__  # type: ignore[attr-defined]
+DELIVERY_T: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+
+
+def _engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn: Any, _record: Any) -> None:
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+    return engine
+
+
+class AlertStore:
+    """Writes go through one queue and one writer task; reads use their own connections."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.engine = _engine(path)
+        SQLModel.metadata.create_all(
+            self.engine, tables=[ALERT_T, TRANSITION_T, NOTIFIED_T, SILENCE_T, DELIVERY_T]
+        )
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ writer
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._writer(), name="alerts-store-writer")
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.engine.dispose()
+
+    async def flush(self) -> None:
+        """Wait until every queued write is on disk."""
+        if self._task is not None and not self._task.done():
+            await self.queue.join()
+
+    def put(self, op: str, payload: Any) -> None:
+        self.queue.put_nowait((op, payload))
+
+    async def _writer(self) -> None:
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            while not self.queue.empty() and len(batch) < 1000:
+                batch.append(self.queue.get_nowait())
+            try:
+                await asyncio.to_thread(self._write_batch, batch)
+            except Exception as exc:  # a failed batch must not stop the writer
+                from services.core.logs import get_logger
+
+                get_logger("alerts").exception("store write failed", error=repr(exc)[:300])
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    def _write_batch(self, batch: list[tuple[str, Any]]) -> None:
+        transitions: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            for op, payload in batch:
+                if op == "transition":
+                    transitions.append(payload)
+                elif op == "delivery":
+                    deliveries.append(payload)
+                elif op == "alert":
+                    stmt = sqlite_insert(ALERT_T).values(**payload)
+                    conn.execute(
+                        stmt.on_conflict_do_update(index_elements=["fingerprint"], set_=payload)
+                    )
+                elif op == "alert_gone":
+                    conn.execute(delete(ALERT_T).where(ALERT_T.c.fingerprint == payload))
+                elif op == "notified":
+                    stmt = sqlite_insert(NOTIFIED_T).values(**payload)
+                    conn.execute(
+                        stmt.on_conflict_do_update(index_elements=["fingerprint"], set_=payload)
+                    )
+                elif op == "silence":
+                    stmt = sqlite_insert(SILENCE_T).values(**payload)
+                    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=payload))
+                elif op == "silence_end":
+                    sid, ends = payload
+                    table = SILENCE_T
+                    conn.execute(update(table).where(table.c.id == sid).values(ends_at=ends))
+            if transitions:
+                conn.execute(insert(TRANSITION_T), transitions)
+            if deliveries:
+                conn.execute(insert(DELIVERY_T), deliveries)
+
+    # ------------------------------------------------------------ write helpers
+
+    def record(self, tr: Transition) -> None:
+        snap = tr.snapshot
+        self.put(
+            "transition",
+            {
+                "ts": tr.ts,
+                "fingerprint": snap["fingerprint"],
+                "rule": snap["rule"],
+                "severity": snap["severity"],
+                "from_state": tr.from_state,
+                "to_state": tr.to_state,
+                "value": snap["value"],
+                "labels": json.dumps(snap["labels"], ensure_ascii=False),
+                "summary": snap["summary"],
+                "by": tr.by,
+                "note": tr.note,
+            },
+        )
+
+    def save_alert(self, alert: Alert) -> None:
+        if alert.state in ("pending", "firing", "acknowledged"):
+            self.put(
+                "alert",
+                {
+                    "fingerprint": alert.fingerprint,
+                    "rule": alert.rule,
+                    "severity": alert.severity,
+                    "state": alert.state,
+                    "data": json.dumps(alert.to_dict(), ensure_ascii=False),
+                    "updated_at": alert.updated_at,
+                },
+            )
+        else:
+            self.put("alert_gone", alert.fingerprint)
+
+    # ------------------------------------------------------------ reads
+
+    async def read(self, fn: Callable[[Any], T]) -> T:
+        def run() -> T:
+            with self.engine.connect() as conn:
+                return fn(conn)
+
+        return await asyncio.to_thread(run)
+
+    def load_state(self) -> tuple[list[Alert], dict[str, float], list[Silence]]:
+        """Everything the engine needs after a restart (read before the writer starts)."""
+        with self.engine.connect() as conn:
+            alerts = [
+                Alert.from_dict(json.loads(row.data)) for row in conn.execute(select(ALERT_T))
+            ]
+            notified = {
+                row.fingerprint: row.last_notified_at for row in conn.execute(select(NOTIFIED_T))
+            }
+            silences = [silence_from_row(row._mapping) for row in conn.execute(select(SILENCE_T))]
+        return alerts, notified, silences
+
+
+def silence_from_row(row: Any) -> Silence:
+    return Silence(
+        id=row["id"],
+        matchers=json.loads(row["matchers"]),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        created_by=row["created_by"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+    )
+
+
+def silence_row(silence: Silence) -> dict[str, Any]:
+    row = silence.to_dict()
+    row["matchers"] = json.dumps(silence.matchers, ensure_ascii=False)
+    return row

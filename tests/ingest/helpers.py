@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.core import contracts
 from services.core.bus import Bus
@@ -37,7 +37,9 @@ async def stream_payloads(bus: Bus, stream: str, subject: str = ">") -> list[byt
     info = await bus.js.stream_info(stream)
     if info.state.messages == 0:
         return []
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, filter_subject=subject)
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, filter_subject=subject
+    )
     sub = await bus.js.pull_subscribe(subject, stream=stream, config=config)
     out: list[bytes] = []
     try:
@@ -82,8 +84,12 @@ async def parse_errors(bus: Bus) -> list[contracts.ParseError]:
     ]
 
 
-async def count_work(bus: Bus) -> int:
-    return len(await work_events(bus))
+async def stored(bus: Bus, stream: str, subject: str | None = None) -> int:
+    """How many messages ``stream`` holds (under ``subject``): cheap to poll."""
+    info = await bus.js.stream_info(stream, subjects_filter=subject)
+    if subject is None:
+        return info.state.messages
+    return sum((info.state.subjects or {}).values())
 
 
 @contextlib.asynccontextmanager

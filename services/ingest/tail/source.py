@@ -26,6 +26,7 @@ from services.ingest.tail.watcher import FolderWatcher, PathMatcher, scan
 log = get_logger("ingest")
 HEADER_MAX = 65_536
 PAYLOAD_SHARE = 0.9  # keep batches under this share of the server's max_payload
+BACKFILL_WORKERS = 16  # files read at once during the first pass
 
 
 class Stopped(Exception):
@@ -160,9 +161,16 @@ class SourceTailer:
             if remaining > 0 or known is None or known.pending_end:
                 todo.append((path, max(remaining, 0)))
         self.progress.begin(len(todo), sum(n for _, n in todo))
-        for path, _ in todo:
-            await self.process(path, None)
-            self.progress.advance(files=1)
+        queue = iter(todo)
+
+        async def worker() -> None:
+            # Several files in flight at once: their checkpoints share commits, their
+            # publishes share round trips. Each file is still read by one worker, in order.
+            for path, _ in queue:
+                await self.process(path, None)
+                self.progress.advance(files=1)
+
+        await asyncio.gather(*(worker() for _ in range(BACKFILL_WORKERS)))
         self.progress.finish()
         self.backfilled.set()
 
@@ -211,10 +219,21 @@ class SourceTailer:
             log.info("file gone", source=self.source.name, path=path)
 
     def _warn_once(self, path: str, message: str) -> None:
+        """A file-level problem: one log line and one ParseError (line 0) per file and run."""
+        if path in self.warned:
+            return
+        self.warned.add(path)
         self.counters.errors += 1
-        if path not in self.warned:
-            self.warned.add(path)
-            log.warning(message, source=self.source.name)
+        log.warning(message, source=self.source.name)
+        error = contracts.ParseError(
+            source=self.source.name,
+            path=path,
+            line=0,
+            reason=message,
+            host=self.ctx.host,
+            ts=time.time(),
+        )
+        self.ctx.outbox.put(contracts.parse_error(self.source.name), error)
 
     def _identify(self, path: str, fd: int, st: os.stat_result) -> TrackedFile | None:
         fingerprint = read_fingerprint(fd, st.st_size)

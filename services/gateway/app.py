@@ -23,14 +23,20 @@ SWAGGER = "/static/vendor/swagger-ui"
 
 def route_handlers() -> list[Any]:
     """Every area's routes. Add an area with one line here (imports stay local to avoid cycles)."""
+    from services.gateway.routes.admin_api import ADMIN_API_ROUTES
     from services.gateway.routes.api import API_ROUTES
     from services.gateway.routes.auth import AUTH_ROUTES
+    from services.gateway.routes.backups import BACKUP_ROUTES
     from services.gateway.routes.pages import PAGE_ROUTES
+    from services.gateway.routes.settings import SETTINGS_ROUTES
 
     handlers: list[Any] = []
     handlers += API_ROUTES
     handlers += PAGE_ROUTES
     handlers += AUTH_ROUTES
+    handlers += ADMIN_API_ROUTES
+    handlers += SETTINGS_ROUTES
+    handlers += BACKUP_ROUTES
     return handlers
 
 

@@ -9,6 +9,7 @@ from services.core.service import VigilService
 from services.ingest.programs import rpc as program_rpc
 from services.ingest.programs.manager import ProgramManager
 from services.ingest.tail import FileIngest
+from services.ingest.targets.component import TargetsComponent
 
 
 class IngestService(VigilService):
@@ -22,8 +23,12 @@ class IngestService(VigilService):
         self.programs = ProgramManager(self.settings, self.bus)
         await self.programs.start()
         self.stack.push_async_callback(self.programs.close)
+        self.targets = TargetsComponent(self.settings, self.bus)
+        await self.targets.start()
+        self.stack.push_async_callback(self.targets.stop)
 
     def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
         methods: dict[str, Callable[[bytes], Awaitable[Any]]] = {}
         methods.update(program_rpc.endpoints(self.programs))
+        methods.update(self.targets.endpoints())
         return methods

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from services.core.config.programs import ProgramsSettings
+from services.core.config.targets import TargetsSettings
 
 
 class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,4 +42,5 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Backfill progress: events on NATS this often; a log line this often without a TTY.
     progress_interval_s: float = 0.5
     progress_log_interval_s: float = 5.0
+    targets: TargetsSettings = TargetsSettings()
     programs: ProgramsSettings = ProgramsSettings()

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.core.service import VigilService
+from services.ingest.collectors.scheduler import CollectorScheduler
 from services.ingest.programs import rpc as program_rpc
 from services.ingest.programs.manager import ProgramManager
 from services.ingest.tail import FileIngest
@@ -23,6 +24,11 @@ class IngestService(VigilService):
         self.programs = ProgramManager(self.settings, self.bus)
         await self.programs.start()
         self.stack.push_async_callback(self.programs.close)
+        self.collectors = CollectorScheduler(
+            self.settings.ingest.collectors, self.bus, self.settings.host
+        )
+        await self.collectors.start()
+        self.stack.push_async_callback(self.collectors.stop)
         self.targets = TargetsComponent(self.settings, self.bus)
         await self.targets.start()
         self.stack.push_async_callback(self.targets.stop)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from services.core.config.metrics import HistorySettings
+
 
 class ScoreWeight(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One metric of a worker's overall score: its weight and which direction is better."""
@@ -56,3 +58,4 @@ class AnalyzerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     kpi_update_interval_s: float = 0.25
     # Latencies above this are gaps between shifts, not latencies (DESIGN §3: 3600 s).
     latency_cap_s: float = 3600.0
+    history: HistorySettings = HistorySettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from services.core.config.metrics import CollectorSettings
 from services.core.config.programs import ProgramsSettings
 from services.core.config.targets import TargetsSettings
 
@@ -44,3 +45,4 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     progress_log_interval_s: float = 5.0
     targets: TargetsSettings = TargetsSettings()
     programs: ProgramsSettings = ProgramsSettings()
+    collectors: CollectorSettings = CollectorSettings()

@@ -1,0 +1,1 @@
+"""Metric collectors of the ingest service: host, processes, GPU, MQTT bridge, scheduler."""

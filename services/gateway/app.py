@@ -29,6 +29,7 @@ def route_handlers() -> list[Any]:
     from services.gateway.routes.backups import BACKUP_ROUTES
     from services.gateway.routes.pages import PAGE_ROUTES
     from services.gateway.routes.settings import SETTINGS_ROUTES
+    from services.gateway.routes.targets import TARGETS_ROUTES
 
     handlers: list[Any] = []
     handlers += API_ROUTES
@@ -37,6 +38,7 @@ def route_handlers() -> list[Any]:
     handlers += ADMIN_API_ROUTES
     handlers += SETTINGS_ROUTES
     handlers += BACKUP_ROUTES
+    handlers += TARGETS_ROUTES
     return handlers
 
 

@@ -56,9 +56,16 @@ def create_app(state: GatewayState) -> Litestar:
         css_url=f"{SWAGGER}-5.35.0.css",
         standalone_preset_js_url=f"{SWAGGER}-standalone-preset-5.35.0.js",
         path="/swagger",
+        favicon='<link rel="icon" href="data:,">',  # the default points at a CDN
     )
+    handlers = route_handlers()
+    for handler in handlers:
+        # The OpenAPI document describes the REST API; pages and fragments stay out of it.
+        paths = getattr(handler, "paths", set())
+        if paths and not all(p.startswith("/api/") for p in paths):
+            handler.include_in_schema = False
     app = Litestar(
-        route_handlers=[*route_handlers(), static],
+        route_handlers=[*handlers, static],
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="Vigil",

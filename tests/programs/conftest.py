@@ -15,6 +15,7 @@ from services.core import contracts
 from services.core.bus import Bus
 from services.core.config import Settings
 from services.ingest.programs import process as osproc
+from services.ingest.programs import rpc as program_rpc
 from services.ingest.programs.manager import ProgramManager
 from tests.conftest import wait_for
 
@@ -90,9 +91,20 @@ class Managers:
         bus = await Bus.connect(settings.nats, "ingest")
         manager = ProgramManager(settings, bus)
         await manager.start()
+        # Like IngestService: the registry queries on vigil.api.ingest.program_*.
+        await bus.serve("ingest", program_rpc.endpoints(manager))
         await bus.nc.flush()
+        await wait_for(lambda: self._answers(bus), timeout=5)
         self.running.append((manager, bus))
         return manager
+
+    @staticmethod
+    async def _answers(bus: Bus) -> bool:
+        try:
+            await bus.request(contracts.api("ingest", "program_list"), {}, timeout=1)
+        except Exception:  # no responders yet
+            return False
+        return True
 
     async def stop(self, manager: ProgramManager) -> None:
         for r in manager.runners.values():

@@ -28,6 +28,7 @@ def route_handlers() -> list[Any]:
     from services.gateway.routes.auth import AUTH_ROUTES
     from services.gateway.routes.backups import BACKUP_ROUTES
     from services.gateway.routes.pages import PAGE_ROUTES
+    from services.gateway.routes.programs import PROGRAMS_ROUTES
     from services.gateway.routes.settings import SETTINGS_ROUTES
     from services.gateway.routes.targets import TARGETS_ROUTES
 
@@ -38,6 +39,7 @@ def route_handlers() -> list[Any]:
     handlers += ADMIN_API_ROUTES
     handlers += SETTINGS_ROUTES
     handlers += BACKUP_ROUTES
+    handlers += PROGRAMS_ROUTES
     handlers += TARGETS_ROUTES
     return handlers
 

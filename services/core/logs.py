@@ -53,6 +53,21 @@ class FileFormatter(KeyValueFormatter):
         return line
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (test capture, redirected streams)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class Log:
     """A logger taking key=value fields: ``log.info("published", subject=s, n=10)``."""
 
@@ -99,7 +114,7 @@ def setup_logging(
     root.handlers.clear()
     root.setLevel(level.upper())
     root.propagate = False
-    terminal = logging.StreamHandler(sys.stderr)
+    terminal = StderrHandler()
     terminal.setFormatter(KeyValueFormatter())
     root.addHandler(terminal)
     if log_dir is not None:

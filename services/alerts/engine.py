@@ -51,6 +51,7 @@ class AlertEngine:
         self.alerts: dict[str, Alert] = {}
         self.last_notified: dict[str, float] = {}
         self.flapping: dict[str, float] = {}
+        self.resolved_by_hand: set[str] = set()
         self.silences: list[Silence] = []
         self.series: dict[SeriesKey, _Series] = {}
         self.flap = FlapDetector(options.flap_window_s, options.flap_threshold)
@@ -151,6 +152,9 @@ class AlertEngine:
         """Move one fingerprint according to whether its condition holds now."""
         hold_for = rule.for_s if for_s is None else for_s
         alert = self.alerts.get(fp)
+        if holds and fp in self.resolved_by_hand:
+            return  # a person resolved it: wait until the condition clears once
+        self.resolved_by_hand.discard(fp)
         if holds:
             if alert is None:
                 alert = Alert(
@@ -232,7 +236,9 @@ class AlertEngine:
             if alert.fingerprint in self.flapping:
                 alert.notify_pending = ""
                 continue
-            silence = find_silence(self.silences, alert.labels, now)
+            # Silences may match the rule name and severity as well as the labels.
+            scope = {"rule": alert.rule, "severity": alert.severity, **alert.labels}
+            silence = find_silence(self.silences, scope, now)
             alert.silenced_by = silence.id if silence else ""
             alert.inhibited_by = (
                 inhibited_by(alert.severity, alert.labels, firing, alert.fingerprint) or ""
@@ -313,6 +319,7 @@ class AlertEngine:
         if alert is None:
             return None
         self._resolve(alert, self.clock(), by=by, note=note or "resolved by hand")
+        self.resolved_by_hand.add(fp)
         self._dispatch(self.clock())
         return alert
 

@@ -6,6 +6,8 @@ import itertools
 import math
 from collections import deque
 
+STALE_S = 300.0
+
 
 class SeriesWindow:
     """The recent samples of one series, kept for the longest window any rule needs."""
@@ -44,7 +46,9 @@ class SeriesWindow:
             return None
         if reducer == "last" or window_s <= 0:
             ts, value = samples[-1]
-            return value if window_s <= 0 or ts >= now - window_s else None
+            # A bare selector reads the newest sample until it is stale (like Prometheus's 5 min).
+            limit = window_s if window_s > 0 else STALE_S
+            return value if ts >= now - limit else None
         start = now - window_s
         values = [v for t, v in samples if t >= start]
         if not values:

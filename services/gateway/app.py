@@ -24,6 +24,7 @@ SWAGGER = "/static/vendor/swagger-ui"
 def route_handlers() -> list[Any]:
     """Every area's routes. Add an area with one line here (imports stay local to avoid cycles)."""
     from services.gateway.routes.admin_api import ADMIN_API_ROUTES
+    from services.gateway.routes.alerts import ALERTS_ROUTES
     from services.gateway.routes.api import API_ROUTES
     from services.gateway.routes.auth import AUTH_ROUTES
     from services.gateway.routes.backups import BACKUP_ROUTES
@@ -39,6 +40,7 @@ def route_handlers() -> list[Any]:
     handlers += ADMIN_API_ROUTES
     handlers += SETTINGS_ROUTES
     handlers += BACKUP_ROUTES
+    handlers += ALERTS_ROUTES
     handlers += PROGRAMS_ROUTES
     handlers += TARGETS_ROUTES
     return handlers

@@ -138,7 +138,7 @@ def test_silence_mutes_notifications_until_it_ends() -> None:
         [Silence("s1", {"rule": "hot"}, clock(), clock() + 60, "kim", "maintenance")]
     )
     # Silence matchers see the rule name as a label too.
-    engine.observe_sample("temp", {"rule": "hot"}, 70, clock())
+    engine.observe_sample("temp", {"room": "a"}, 70, clock())
     transitions, sent = engine.drain()
     assert [t.to_state for t in transitions] == ["firing"]
     assert sent == []
@@ -213,11 +213,16 @@ def test_escalation_when_unacknowledged_and_not_when_acknowledged() -> None:
     engine.drain()
     ack = next(a for a in engine.alerts.values() if a.labels["target"] == "b")
     assert engine.acknowledge(ack.fingerprint, "lee") is not None
-    clock.advance(14 * 60)
-    engine.tick()
+
+    def still_down(seconds: float) -> None:
+        clock.advance(seconds)
+        for target in ("a", "b"):
+            engine.observe_sample("up", {"target": target}, 0, clock())
+        engine.tick()
+
+    still_down(14 * 60)
     assert notices(engine) == []
-    clock.advance(61)
-    engine.tick()
+    still_down(61)
     transitions, sent = engine.drain()
     assert [(n.receiver, n.kind, n.alerts[0]["labels"]["target"]) for n in sent] == [
         ("boss", "escalation", "a")

@@ -8,14 +8,29 @@ import contextlib
 from services.core import contracts
 from services.core.bus import Bus
 from services.core.config import Settings
+from services.core.config.ingest import SourceSettings
 from services.core.logs import get_logger
-from services.ingest.parsers import PARSERS
+from services.ingest.parsers import PARSERS, make_parser
 from services.ingest.tail.checkpoint import CheckpointStore
 from services.ingest.tail.counters import metric_batch
 from services.ingest.tail.outbox import Outbox
 from services.ingest.tail.source import SourceTailer, TailContext
 
 log = get_logger("ingest")
+
+
+def source_problem(source: SourceSettings) -> str:
+    """Why a source cannot run (a clear sentence), or "" when it can."""
+    if source.parser not in PARSERS:
+        return f"parser {source.parser!r} is not one of {', '.join(PARSERS)}"
+    if source.parser != "work":
+        try:
+            make_parser(source, "probe")
+        except ValueError as exc:
+            return str(exc)
+    if not source.include:
+        return "include lists no globs, so no file would ever match"
+    return ""
 
 
 class FileIngest:
@@ -50,10 +65,9 @@ class FileIngest:
         self.outbox.start()
         names: set[str] = set()
         for source in self.settings.ingest.sources:
-            if source.parser not in PARSERS:
-                log.error(
-                    "source skipped: unknown parser", source=source.name, parser=source.parser
-                )
+            problem = source_problem(source)
+            if problem:
+                log.error("source skipped", source=source.name, reason=problem)
                 continue
             if source.name in names:
                 log.error("source skipped: duplicate name", source=source.name)

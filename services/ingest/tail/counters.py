@@ -17,7 +17,6 @@ class SourceCounters:
     batches: int = 0
     errors: int = 0
     files: int = 0
-    publish_retries: int = 0
 
 
 def metric_batch(host: str, counters: dict[str, SourceCounters]) -> contracts.MetricBatch:

@@ -8,6 +8,20 @@ from dataclasses import dataclass
 
 FINGERPRINT_MAX = 4096  # bytes of the first line that identify the file
 TAIL_BYTES = 64  # bytes before the checkpoint that prove the content was not rewritten
+_PREAD = getattr(os, "pread", None)
+
+
+def pread(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where it exists; seek + read on Windows (each fd has one reader)."""
+    if _PREAD is not None:
+        return _PREAD(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+def open_for_reading(path: str) -> int:
+    """A raw read-only descriptor (binary on Windows, where the flag exists)."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
 
 
 def _digest(data: bytes) -> str:
@@ -16,7 +30,7 @@ def _digest(data: bytes) -> str:
 
 def read_fingerprint(fd: int, size: int) -> str | None:
     """Hash of the first line (up to FINGERPRINT_MAX bytes); None while that line is incomplete."""
-    head = os.pread(fd, min(size, FINGERPRINT_MAX), 0)
+    head = pread(fd, min(size, FINGERPRINT_MAX), 0)
     newline = head.find(b"\n")
     if newline >= 0:
         return _digest(head[: newline + 1])
@@ -33,7 +47,7 @@ def tail_digest(data: bytes) -> str:
 def read_tail_digest(fd: int, offset: int) -> str:
     """The digest of the TAIL_BYTES before ``offset`` as the file holds them now."""
     start = max(0, offset - TAIL_BYTES)
-    return tail_digest(os.pread(fd, offset - start, start))
+    return tail_digest(pread(fd, offset - start, start))
 
 
 @dataclass(slots=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from services.ingest.parsers import Line
 from services.ingest.parsers.base import MAX_RAW_CHARS
-from services.ingest.tail.identity import TAIL_BYTES, read_tail_digest, tail_digest
+from services.ingest.tail.identity import TAIL_BYTES, pread, read_tail_digest, tail_digest
 
 SCAN_CHUNK = 1 << 20  # how far a too-long line is skipped per read (never loaded whole)
 CUT_KEEP = MAX_RAW_CHARS * 4  # bytes of a too-long line kept for its ParseError
@@ -42,7 +41,7 @@ def read_chunk(
     want = min(max(max_bytes, max_line + 1), limit - start)
     if want <= 0:
         return Chunk(start, start, line_before)
-    data = os.pread(fd, want, start)
+    data = pread(fd, want, start)
     last_newline = data.rfind(b"\n")
     if last_newline < 0:
         if len(data) > max_line:
@@ -76,7 +75,7 @@ def _skip_long_line(fd: int, start: int, line_before: int, limit: int, head: byt
     """A line longer than the limit: find its end chunk by chunk; report it cut."""
     position = start + len(head)
     while position < limit:
-        block = os.pread(fd, min(SCAN_CHUNK, limit - position), position)
+        block = pread(fd, min(SCAN_CHUNK, limit - position), position)
         if not block:
             break
         newline = block.find(b"\n")

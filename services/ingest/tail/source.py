@@ -17,7 +17,13 @@ from services.ingest.parsers import Parser, make_parser
 from services.ingest.parsers.base import Line, Parsed, cut_raw
 from services.ingest.tail.checkpoint import CheckpointStore
 from services.ingest.tail.counters import SourceCounters
-from services.ingest.tail.identity import TrackedFile, read_fingerprint, read_tail_digest
+from services.ingest.tail.identity import (
+    TrackedFile,
+    open_for_reading,
+    pread,
+    read_fingerprint,
+    read_tail_digest,
+)
 from services.ingest.tail.outbox import Outbox
 from services.ingest.tail.progress import BackfillProgress
 from services.ingest.tail.reader import Chunk, read_chunk
@@ -193,7 +199,7 @@ class SourceTailer:
     async def process(self, path: str, kind: str | None) -> None:
         """Read whatever is new in ``path``; every failure here is a message, never a crash."""
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_for_reading(path)
         except FileNotFoundError:
             self._gone(path)
             return
@@ -278,7 +284,7 @@ class SourceTailer:
             self._warn_once(state.path, f"file skipped: {exc}")
             return None
         if state.offset > 0:
-            head = os.pread(fd, min(HEADER_MAX, state.offset), 0)
+            head = pread(fd, min(HEADER_MAX, state.offset), 0)
             parser.prime(Line(1, 0, head.split(b"\n", 1)[0]))
         self.parsers[state.key] = parser
         return parser

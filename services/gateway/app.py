@@ -28,6 +28,7 @@ def route_handlers() -> list[Any]:
     from services.gateway.routes.api import API_ROUTES
     from services.gateway.routes.auth import AUTH_ROUTES
     from services.gateway.routes.backups import BACKUP_ROUTES
+    from services.gateway.routes.metrics import METRICS_ROUTES
     from services.gateway.routes.pages import PAGE_ROUTES
     from services.gateway.routes.programs import PROGRAMS_ROUTES
     from services.gateway.routes.settings import SETTINGS_ROUTES
@@ -43,6 +44,7 @@ def route_handlers() -> list[Any]:
     handlers += ALERTS_ROUTES
     handlers += PROGRAMS_ROUTES
     handlers += TARGETS_ROUTES
+    handlers += METRICS_ROUTES
     return handlers
 
 

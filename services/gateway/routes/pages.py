@@ -50,10 +50,12 @@ async def _production(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/")
-async def overview(request: Request[Any, Any, Any]) -> Template:
-    """The Overview page."""
+async def overview(request: Request[Any, Any, Any], host: str | None = None) -> Template:
+    """The Overview page; gauges, alerts, programs and targets load as fragments."""
     production = await _production(request)
-    ctx = page_context(request, "overview", production=production, processes=PROCESSES)
+    ctx = page_context(
+        request, "overview", production=production, processes=PROCESSES, host=host or ""
+    )
     return Template(template_name="pages/overview.html", context=ctx)
 
 

@@ -25,6 +25,14 @@ VIEWER = [requires_role("viewer")]
 OPERATOR = [requires_role("operator")]
 ADMIN = [requires_role("admin")]
 KINDS = ("http", "model", "n8n", "database")
+# The response-time series each kind publishes (history comes from the analyzer).
+LATENCY_METRIC = {
+    "http": "http.response_ms",
+    "model": "model.latency_ms",
+    "n8n": "n8n.api_ms",
+    "database": "db.ping_ms",
+}
+RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 
 
 async def ask_targets(request: Request[Any, Any, Any], method: str, payload: Any = None) -> Any:
@@ -154,6 +162,32 @@ async def _safe(request: Request[Any, Any, Any], method: str, payload: Any = Non
         return {"error": exc.detail, "status_code": exc.status_code}
 
 
+async def stored_history(
+    request: Request[Any, Any, Any], target: dict[str, Any], range_key: str
+) -> dict[str, Any] | None:
+    """Response-time history of a target from the analyzer (None when it cannot answer)."""
+    name = LATENCY_METRIC.get(str(target.get("kind")))
+    if not name or "error" in target:
+        return None
+    selector = {
+        "name": name,
+        "group": "target",
+        "labels": {"target": target["id"]},
+        "range_s": RANGES.get(range_key, RANGES["24h"]),
+        "max_points": 240,
+    }
+    try:
+        answer = await gateway_state(request).ask("analyzer", "metric_query", selector, 5.0)
+    except Exception:  # the analyzer is optional for this page: fall back to recent checks
+        return None
+    series = answer.get("series") or []
+    if not series:
+        return None
+    points = series[0].get("points") or {}
+    return {"ts": points.get("ts", []), "avg": points.get("avg", []),
+            "p95": points.get("p95", []), "tier": answer.get("tier", "")}  # fmt: skip
+
+
 # ---------------------------------------------------------------- pages and fragments
 
 
@@ -184,22 +218,31 @@ async def tiles_fragment(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/targets/{target_id:str}", guards=VIEWER, include_in_schema=False)
-async def detail_page(request: Request[Any, Any, Any], target_id: str) -> Template:
+async def detail_page(
+    request: Request[Any, Any, Any], target_id: str, range: str = "24h"
+) -> Template:
     """One target: status, health score and its reasons, steps, history chart, actions."""
     target = await _safe(request, "targets_get", {"id": target_id})
     if target.get("status_code") == 404:
         raise HTTPException(status_code=404, detail=f"no target {target_id!r}")
     form = spec_to_form(target.get("spec", {})) if "spec" in target else {}
-    ctx = _ctx(request, target=target, form=form, error="", editing=True)
+    key = range if range in RANGES else "24h"
+    stored = await stored_history(request, target, key)
+    ctx = _ctx(request, target=target, form=form, error="", editing=True, stored=stored,
+               range_key=key, ranges=RANGES)  # fmt: skip
     return Template(template_name="pages/target_detail.html", context=ctx)
 
 
 @get("/ui/fragments/target/{target_id:str}", guards=VIEWER, include_in_schema=False)
-async def detail_fragment(request: Request[Any, Any, Any], target_id: str) -> Template:
+async def detail_fragment(
+    request: Request[Any, Any, Any], target_id: str, range: str = "24h"
+) -> Template:
+    """The detail block, refreshed on each target event."""
     target = await _safe(request, "targets_get", {"id": target_id})
-    return Template(
-        template_name="fragments/target_detail.html", context=_ctx(request, target=target)
-    )
+    key = range if range in RANGES else "24h"
+    stored = await stored_history(request, target, key)
+    ctx = _ctx(request, target=target, stored=stored, range_key=key, ranges=RANGES)
+    return Template(template_name="fragments/target_detail.html", context=ctx)
 
 
 @post("/ui/targets/{target_id:str}/test", guards=OPERATOR, include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The Alerts UI in a real browser (Chromium): live toast + badge over SSE, ack from a 360 px phone."""
+"""The Alerts UI in a real browser (Chromium): live toast and badge over SSE, ack on a phone."""
 
 from __future__ import annotations
 

@@ -62,8 +62,11 @@ class EmbeddedBroker:
         mqtt_port: int = 0,
         host: str = "127.0.0.1",
         server_name: str = "vigil",
+        config_text: str | None = None,
     ) -> None:
         self.data_dir = data_dir
+        # A hand-written config (tests of clusters and leaf nodes) replaces the rendered one.
+        self.config_text = config_text
         self.port = port
         self.mqtt_port = mqtt_port
         self.host = host
@@ -80,7 +83,8 @@ class EmbeddedBroker:
             conf_dir.mkdir(parents=True, exist_ok=True)
             conf = conf_dir / "nats.conf"
             conf.write_text(
-                render_config(
+                self.config_text
+                or render_config(
                     port=self.port,
                     store_dir=conf_dir / "jetstream",
                     host=self.host,

@@ -11,6 +11,7 @@ running as root with apt-get available.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -23,7 +24,13 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".vigil-installed"
-TEST_DEBS = ["chromium", "mosquitto", "mosquitto-clients", "postgresql"]
+# Debian package -> a file whose presence shows it is installed.
+TEST_DEBS = {
+    "chromium": "/usr/bin/chromium",
+    "mosquitto": "/usr/sbin/mosquitto",
+    "mosquitto-clients": "/usr/bin/mosquitto_pub",
+    "postgresql": "/usr/lib/postgresql/*/bin/initdb",
+}
 
 
 def _say(msg: str) -> None:
@@ -46,13 +53,7 @@ def ensure_venv() -> None:
 
 def ensure_test_packages() -> None:
     """Debian packages for the real-browser, MQTT and PostgreSQL tests."""
-    missing = [
-        p
-        for p, exe in zip(
-            TEST_DEBS, ["chromium", "mosquitto", "mosquitto_pub", "pg_ctlcluster"], strict=True
-        )
-        if not shutil.which(exe) and not Path(f"/usr/sbin/{exe}").exists()
-    ]
+    missing = [pkg for pkg, marker in TEST_DEBS.items() if not glob.glob(marker)]
     if not missing:
         return
     if not shutil.which("apt-get") or os.geteuid() != 0:
@@ -62,7 +63,7 @@ def ensure_test_packages() -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *TEST_DEBS],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
         check=True,
         env=env,
     )

@@ -40,6 +40,8 @@ class _Series:
     labels: dict[str, str]
     window: SeriesWindow
     rules: list[Rule] = field(default_factory=list)
+    # Per bound rule: the alert's labels and fingerprint, computed once (hot path).
+    identity: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
 
 
 class AlertEngine:
@@ -52,6 +54,7 @@ class AlertEngine:
         self.last_notified: dict[str, float] = {}
         self.flapping: dict[str, float] = {}
         self.resolved_by_hand: set[str] = set()
+        self._pending: set[str] = set()  # fingerprints with a notification waiting
         self.silences: list[Silence] = []
         self.series: dict[SeriesKey, _Series] = {}
         self.flap = FlapDetector(options.flap_window_s, options.flap_threshold)
@@ -68,10 +71,19 @@ class AlertEngine:
     def set_rules(self, rules: list[Rule]) -> None:
         """Swap the rule set (hot reload); alerts of removed or disabled rules resolve."""
         self.rules = {r.name: r for r in rules if r.enabled}
-        self._metric_rules: dict[str, list[Rule]] = {}
+        # Index rules by metric name and by their first equality matcher, so binding a new
+        # series looks at the few rules that can match it, not at all of them.
+        self._by_name: dict[str, list[Rule]] = {}
+        self._by_label: dict[tuple[str, str, str], list[Rule]] = {}
         for rule in self.rules.values():
-            if rule.condition is not None and rule.kind in ("metric", "kpi", "consecutive"):
-                self._metric_rules.setdefault(rule.condition.selector.name, []).append(rule)
+            if rule.condition is None or rule.kind not in ("metric", "kpi", "consecutive"):
+                continue
+            sel = rule.condition.selector
+            eq = next((m for m in sel.matchers if m.op == "="), None)
+            if eq is None:
+                self._by_name.setdefault(sel.name, []).append(rule)
+            else:
+                self._by_label.setdefault((sel.name, eq.label, eq.value), []).append(rule)
         for series in self.series.values():
             self._bind_series(series)
         self.detectors.set_rules(list(self.rules.values()), self.clock())
@@ -81,12 +93,18 @@ class AlertEngine:
                 self._resolve(alert, now, by="system", note="rule removed or disabled")
 
     def _bind_series(self, series: _Series) -> None:
-        candidates = self._metric_rules.get(series.name, [])
+        candidates = list(self._by_name.get(series.name, []))
+        for label, value in series.labels.items():
+            candidates += self._by_label.get((series.name, label, value), [])
         series.rules = [
             r
             for r in candidates
             if r.condition and r.condition.selector.matches(series.name, series.labels)
         ]
+        series.identity = {}
+        for rule in series.rules:
+            labels = {**rule.labels, **series.labels, "metric": series.name}
+            series.identity[rule.name] = (labels, fingerprint(rule.name, labels))
         windows = [r.condition.window_s for r in series.rules if r.condition]
         series.window.keep_s = max([*windows, 0.0])
 
@@ -122,8 +140,7 @@ class AlertEngine:
         cond = rule.condition
         assert cond is not None
         value = series.window.reduce(cond.reducer, cond.window_s, now)
-        labels = {**rule.labels, **series.labels, "metric": series.name}
-        fp = fingerprint(rule.name, labels)
+        labels, fp = series.identity[rule.name]
         holds = value is not None and cond.holds(value)
         alert = self.alerts.get(fp)
         if (
@@ -198,7 +215,7 @@ class AlertEngine:
     def _fire(self, alert: Alert, now: float) -> None:
         alert.fired_at = now
         alert.ended_at = None
-        alert.notify_pending = "firing"
+        self._want(alert, "firing")
         self._transition(alert, "firing", now)
 
     def _resolve(self, alert: Alert, now: float, by: str = "", note: str = "") -> None:
@@ -222,19 +239,32 @@ class AlertEngine:
         for receiver in to or self.receivers_of(alert.rule):
             self.grouper.add(receiver, kind, group_by, snapshot, now)
 
+    def _want(self, alert: Alert, kind: str) -> None:
+        alert.notify_pending = kind
+        self._pending.add(alert.fingerprint)
+
     def _dispatch(self, now: float) -> None:
         """Send what waits to be sent, unless silenced, inhibited, flapping or deduplicated."""
+        if self._pending:
+            self._dispatch_pending(now)
+        if self.grouper.groups:
+            self.notices.extend(self.grouper.due(now))
+
+    def _dispatch_pending(self, now: float) -> None:
         firing = [
             (a.fingerprint, a.severity, a.labels)
             for a in self.alerts.values()
             if a.state == "firing"
         ]
-        for alert in self.alerts.values():
-            kind = alert.notify_pending
-            if not kind:
+        for fp in list(self._pending):
+            alert = self.alerts.get(fp)
+            kind = alert.notify_pending if alert is not None else ""
+            if alert is None or not kind:
+                self._pending.discard(fp)
                 continue
             if alert.fingerprint in self.flapping:
                 alert.notify_pending = ""
+                self._pending.discard(fp)
                 continue
             # Silences may match the rule name and severity as well as the labels.
             scope = {"rule": alert.rule, "severity": alert.severity, **alert.labels}
@@ -246,6 +276,7 @@ class AlertEngine:
             if alert.silenced_by or alert.inhibited_by:
                 continue  # kept pending: it goes out if the silence ends first
             alert.notify_pending = ""
+            self._pending.discard(fp)
             last = self.last_notified.get(alert.fingerprint)
             rule = self.rules.get(alert.rule)
             repeat = rule.repeat_s if rule and rule.repeat_s else self.options.repeat_s
@@ -255,7 +286,6 @@ class AlertEngine:
             self.last_notified[alert.fingerprint] = now
             alert.notified = True
             self._notify(alert, kind, now)
-        self.notices.extend(self.grouper.due(now))
 
     # ------------------------------------------------------------ time
 
@@ -273,7 +303,7 @@ class AlertEngine:
                 del self.flapping[fp]
                 alert = self.alerts.get(fp)
                 if alert is not None and alert.state == "firing":
-                    alert.notify_pending = "firing"
+                    self._want(alert, "firing")
         for alert in list(self.alerts.values()):
             found = self.rules.get(alert.rule)
             if found is None or alert.state != "firing" or alert.silenced_by or alert.inhibited_by:
@@ -287,7 +317,7 @@ class AlertEngine:
                 and now - last >= repeat
                 and not alert.notify_pending
             ):
-                alert.notify_pending = "repeat"
+                self._want(alert, "repeat")
             if (
                 rule.escalate_to
                 and not alert.escalated
@@ -325,6 +355,8 @@ class AlertEngine:
 
     def set_silences(self, silences: list[Silence]) -> None:
         self.silences = list(silences)
+        # A removed or shortened silence may free alerts held back: look at them again.
+        self._pending.update(fp for fp, a in self.alerts.items() if a.notify_pending)
         self._dispatch(self.clock())
 
     def restore(self, alerts: list[Alert], last_notified: dict[str, float]) -> None:
@@ -332,6 +364,8 @@ class AlertEngine:
         for alert in alerts:
             if alert.rule in self.rules:
                 self.alerts[alert.fingerprint] = alert
+                if alert.notify_pending:
+                    self._pending.add(alert.fingerprint)
         self.last_notified.update(last_notified)
 
     def drain(self) -> tuple[list[Transition], list[Notice]]:

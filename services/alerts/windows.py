@@ -12,11 +12,12 @@ STALE_S = 300.0
 class SeriesWindow:
     """The recent samples of one series, kept for the longest window any rule needs."""
 
-    __slots__ = ("keep_s", "samples")
+    __slots__ = ("keep_s", "samples", "total")
 
     def __init__(self, keep_s: float) -> None:
         self.keep_s = keep_s
         self.samples: deque[tuple[float, float]] = deque()
+        self.total = 0.0  # running sum of the kept values: avg/sum over the whole window in O(1)
 
     def add(self, ts: float, value: float) -> None:
         samples = self.samples
@@ -27,6 +28,7 @@ class SeriesWindow:
             samples.extend(items)
         else:
             samples.append((ts, value))
+        self.total += value
         self.prune(samples[-1][0])
 
     def prune(self, now: float) -> None:
@@ -34,7 +36,7 @@ class SeriesWindow:
         samples = self.samples
         # Always keep the newest sample so "last" has something to answer.
         while len(samples) > 1 and samples[0][0] < limit:
-            samples.popleft()
+            self.total -= samples.popleft()[1]
 
     def newest(self) -> float | None:
         return self.samples[-1][0] if self.samples else None
@@ -50,6 +52,10 @@ class SeriesWindow:
             limit = window_s if window_s > 0 else STALE_S
             return value if ts >= now - limit else None
         start = now - window_s
+        if reducer in ("avg", "sum", "count") and samples[0][0] >= start:
+            # Every kept sample is inside the window: use the running sum.
+            n = len(samples)
+            return {"avg": self.total / n, "sum": self.total, "count": float(n)}[reducer]
         values = [v for t, v in samples if t >= start]
         if not values:
             return None

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from services.core.config.targets import TargetSpec
-from services.ingest.targets.result import CheckResult, Status, describe_error, sample
+from services.ingest.targets.result import CheckResult, Status, describe_error, sample, tls_context
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -58,7 +58,7 @@ async def check_http(spec: TargetSpec, secret: str = "") -> CheckResult:
     expires: float | None = None
     try:
         async with (
-            httpx.AsyncClient(verify=spec.verify_tls, timeout=timeout) as client,
+            httpx.AsyncClient(verify=tls_context(spec.verify_tls), timeout=timeout) as client,
             client.stream(spec.method.upper(), spec.url, headers=headers) as response,
         ):
             stream = response.extensions.get("network_stream")

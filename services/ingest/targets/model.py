@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 
 from services.core.config.targets import TargetSpec
-from services.ingest.targets.result import CheckResult, Status, Step, describe_error, sample
+from services.ingest.targets.result import (
+    CheckResult,
+    Status,
+    Step,
+    describe_error,
+    sample,
+    tls_context,
+)
 from services.ingest.targets.usage import UsageTracker, budget_ratio
 
 ERROR_WINDOW = 20
@@ -66,7 +73,9 @@ class ModelProbe:
         samples = []
         latency: float | None = None
         async with httpx.AsyncClient(
-            timeout=httpx.Timeout(spec.timeout_s), verify=spec.verify_tls, headers=headers
+            timeout=httpx.Timeout(spec.timeout_s),
+            verify=tls_context(spec.verify_tls),
+            headers=headers,
         ) as client:
             reached, latency = await self._list_models(client, base, steps, lost)
             if reached and spec.completion:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from services.core.config.targets import TargetSpec
-from services.ingest.targets.result import CheckResult, Status, describe_error, sample
+from services.ingest.targets.result import CheckResult, Status, describe_error, sample, tls_context
 
 FAILED = {"error", "crashed"}
 
@@ -132,7 +132,7 @@ async def check_n8n(spec: TargetSpec, secret: str) -> CheckResult:
             base_url=spec.url.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(spec.timeout_s),
-            verify=spec.verify_tls,
+            verify=tls_context(spec.verify_tls),
         ) as client:
             workflows = await _pages(client, "/api/v1/workflows", spec, {})
             executions = await _pages(client, "/api/v1/executions", spec, {"includeData": "false"})

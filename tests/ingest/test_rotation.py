@@ -58,6 +58,29 @@ async def test_rotation_by_rename(
     assert len({b.file_id for b, _ in records}) == 2
 
 
+async def test_rotation_to_an_unwatched_name_keeps_the_unread_rest(
+    tmp_path: Path, bus: Bus, make_settings: Callable[..., Settings]
+) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    live = folder / "app.log"
+    live.write_text(jsonl(0, 20))
+    settings = settings_with(make_settings, jsonl_source(folder, ["app.log"]))
+    async with running_ingest(settings, bus):
+        await wait_for(lambda: _records(bus, 20), timeout=15)
+        # No await between these: the tailer cannot read the appended rows before the rename.
+        with live.open("a") as f:
+            f.write(jsonl(20, 30))
+        live.rename(folder / "app.log.1")
+        live.write_text(jsonl(30, 35, "new"))
+        await wait_for(lambda: _records(bus, 35), timeout=15)
+    records = await log_records(bus)
+    assert sorted(r.fields["n"] for _, r in records) == list(range(35))
+    assert {b.path for b, r in records if r.fields["n"] in range(20, 30)} == {
+        str(folder / "app.log.1")
+    }
+
+
 async def test_copy_truncate(
     tmp_path: Path, bus: Bus, make_settings: Callable[..., Settings]
 ) -> None:
@@ -144,3 +167,33 @@ async def test_deleted_and_recreated_file_is_read_from_the_start(
         await wait_for(lambda: _events(bus, 13), timeout=15)
     events = await work_events(bus)
     assert [e.event for _, e in events].count("TRAY_COMPLETE") == 8
+
+
+async def test_forced_polling_csv_source(
+    tmp_path: Path, bus: Bus, make_settings: Callable[..., Settings]
+) -> None:
+    folder = tmp_path / "share"
+    (folder / "log").mkdir(parents=True)
+    path = folder / "log" / "plc.csv"
+    path.write_text("time;station;value\n2024-01-05 10:00:00;A;1\n", encoding="utf-8")
+    source = {
+        "name": "plc",
+        "path": str(folder),
+        "parser": "csv",
+        "include": ["*.csv"],
+        "force_polling": True,
+        "poll_interval_ms": 50,
+    }
+    settings = settings_with(make_settings, source)
+    async with running_ingest(settings, bus):
+        await wait_for(lambda: _records(bus, 1), timeout=15)
+        with path.open("a", encoding="utf-8") as f:
+            f.write("2024-01-05 10:00:01;B;2\n")
+        await wait_for(lambda: _records(bus, 2), timeout=15)
+    records = await log_records(bus)
+    assert [r.fields for _, r in records] == [
+        {"time": "2024-01-05 10:00:00", "station": "A", "value": "1"},
+        {"time": "2024-01-05 10:00:01", "station": "B", "value": "2"},
+    ]
+    assert records[1][1].ts == "2024-01-05T10:00:01" and records[1][1].line == 3
+    assert records[0][0].parser == "csv" and records[0][0].source == "plc"

@@ -201,7 +201,7 @@ class SourceTailer:
         try:
             fd = open_for_reading(path)
         except FileNotFoundError:
-            self._gone(path)
+            await self._gone(path)
             return
         except OSError as exc:
             self._warn_once(path, f"cannot open {path}: {exc.strerror or exc}")
@@ -210,6 +210,9 @@ class SourceTailer:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return
+            previous = self.by_path.get(path)
+            if previous is not None and previous.key != (st.st_dev, st.st_ino):
+                await self._finish_rotated(previous)
             state = self._identify(path, fd, st)
             if state is not None:
                 await self._drain(state, fd, st.st_size)
@@ -218,11 +221,39 @@ class SourceTailer:
         finally:
             os.close(fd)
 
-    def _gone(self, path: str) -> None:
+    async def _gone(self, path: str) -> None:
         state = self.by_path.pop(path, None)
         if state is not None:
             # The state stays known by device+inode: a file moved elsewhere resumes there.
             log.info("file gone", source=self.source.name, path=path)
+            await self._finish_rotated(state)
+
+    async def _finish_rotated(self, state: TrackedFile) -> None:
+        """Renamed to a name this source does not watch (app.log → app.log.1): read its rest."""
+        folder = os.path.dirname(state.path) or "."
+        try:
+            entries = [e for e in os.scandir(folder) if e.inode() == state.inode]
+        except OSError:
+            return
+        for entry in entries:
+            if self.matcher(entry.path):
+                return  # still watched under its new name: its own event reads it
+            try:
+                fd = open_for_reading(entry.path)
+            except OSError:
+                return
+            try:
+                st = os.fstat(fd)
+                same = (st.st_dev, st.st_ino) == state.key and stat.S_ISREG(st.st_mode)
+                if not same or read_fingerprint(fd, st.st_size) != state.fingerprint:
+                    return
+                if st.st_size > state.offset:
+                    log.info("reading the rest of a rotated file", old=state.path, new=entry.path)
+                    state.path = entry.path
+                    await self._drain(state, fd, st.st_size)
+            finally:
+                os.close(fd)
+            return
 
     def _warn_once(self, path: str, message: str) -> None:
         """A file-level problem: one log line and one ParseError (line 0) per file and run."""

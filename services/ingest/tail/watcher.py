@@ -109,6 +109,7 @@ class FolderWatcher:
                 await self._sleep(1.0)
 
     async def _watch(self) -> None:
+        first = True
         async for changes in awatch(
             self.root,
             watch_filter=self._filter,
@@ -122,6 +123,11 @@ class FolderWatcher:
             recursive=self.source.recursive,
             ignore_permission_denied=True,
         ):
+            if first:
+                # The watch is surely set up by its first report (at most EXISTS_CHECK_MS):
+                # a scan now catches what changed while it was being set up.
+                first = False
+                self.on_rescan()
             for change, path in changes:
                 if self.matcher(path):
                     self.on_change(path, KINDS.get(change, "modified"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tests.ingest.helpers import (
     HEADER,
     running_ingest,
     settings_with,
+    stored,
     work_events,
     work_name,
     work_row,
@@ -49,6 +51,10 @@ async def test_small_and_large_appends_arrive_once_in_order(
     assert len({b.file_id for b, _ in events}) == 1
 
 
+async def _file_changes(bus: Bus, n: int) -> bool:
+    return await stored(bus, "VIGIL_FILES", "vigil.fs.>") >= n
+
+
 async def _count(bus: Bus, n: int) -> bool:
     return len(await work_events(bus)) >= n
 
@@ -69,8 +75,12 @@ async def test_partial_last_line_waits_for_its_newline(
         tailer = files.tailers[0]
         state = next(iter(tailer.by_path.values()))
         before = state.offset
-        # Let the watcher see the half line; the offset must stay at the last newline.
-        await wait_for(lambda: tailer.counters.bytes == before, timeout=5)
+        # The watcher saw the half line (its FileChanged is out) and the tailer looked at
+        # it; the offset stays at the last newline and nothing is published.
+        await wait_for(lambda: _file_changes(bus, 1), timeout=10)
+        await wait_for(lambda: not tailer.dirty, timeout=5)
+        await asyncio.sleep(0.2)
+        assert state.offset == before and tailer.counters.records == 1
         with log.open("a", encoding="utf-8") as f:
             f.write(row[15:] + work_row(2, "lee"))
         await wait_for(lambda: _count(bus, 3), timeout=15)

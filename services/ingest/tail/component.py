@@ -91,6 +91,12 @@ class FileIngest:
                     "source failed; restarting", source=tailer.source.name, error=str(exc)
                 )
                 await asyncio.sleep(1.0)
+                # Start clean from what is committed (the same batches, so the same msg ids).
+                await self.store.save_pending()
+                fresh = SourceTailer(tailer.source, self.ctx)
+                fresh.counters = tailer.counters
+                self.tailers[self.tailers.index(tailer)] = fresh
+                tailer = fresh
 
     async def _metrics(self) -> None:
         interval = self.settings.ingest.file_metrics_interval_s

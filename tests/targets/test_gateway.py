@@ -92,9 +92,14 @@ async def test_targets_rest_and_pages(
                 assert "interval_s: expected a number" in answer.text
                 form["interval_s"] = "30"
                 form["enabled"] = "on"
-                saved = await admin.post("/ui/targets", data=form)
-                assert saved.status_code in (200, 303)
+                saved = await admin.post("/ui/targets", data=form, headers={"HX-Request": "true"})
+                assert saved.status_code == 200
                 assert saved.headers.get("hx-redirect") == "/targets/f1"
+                form["mode"] = "edit"
+                form["name"] = "Front door"
+                edited = await admin.post("/ui/targets", data=form)  # a plain form post
+                assert edited.status_code == 303 and edited.headers["location"] == "/targets/f1"
+                assert (await viewer.get("/api/v1/targets/f1")).json()["name"] == "Front door"
                 deleted = await admin.delete("/api/v1/targets/f1")
                 assert deleted.status_code == 200
                 assert (await viewer.get("/api/v1/targets/f1")).status_code == 404

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from litestar import Request, delete, get, post, put
+from litestar import Request, Response, delete, get, post, put
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
@@ -257,7 +257,7 @@ async def ui_test(request: Request[Any, Any, Any], target_id: str) -> Template:
 
 
 @post("/ui/targets", guards=ADMIN, include_in_schema=False)
-async def ui_save(request: Request[Any, Any, Any]) -> Template | Redirect:
+async def ui_save(request: Request[Any, Any, Any]) -> Template | Response[str] | Redirect:
     """Add or edit from the form; on success go to the target, else show the form with the error."""
     raw = await request.form()
     form = {k: str(v) for k, v in raw.items()}
@@ -270,18 +270,21 @@ async def ui_save(request: Request[Any, Any, Any]) -> Template | Redirect:
         ctx = _ctx(request, form=form, error=error, editing=not creating)
         return Template(template_name="fragments/target_form.html", context=ctx, status_code=200)
     await audit(request, "target.create" if creating else "target.update", saved["id"])
-    return Redirect(
-        f"/targets/{saved['id']}",
-        status_code=303,
-        headers={"HX-Redirect": f"/targets/{saved['id']}"},
-    )
+    return go_to(request, f"/targets/{saved['id']}")
 
 
 @post("/ui/targets/{target_id:str}/delete", guards=ADMIN, include_in_schema=False)
-async def ui_delete(request: Request[Any, Any, Any], target_id: str) -> Redirect:
+async def ui_delete(request: Request[Any, Any, Any], target_id: str) -> Response[str] | Redirect:
     await ask_targets(request, "targets_delete", {"id": target_id})
     await audit(request, "target.delete", target_id)
-    return Redirect("/targets", status_code=303, headers={"HX-Redirect": "/targets"})
+    return go_to(request, "/targets")
+
+
+def go_to(request: Request[Any, Any, Any], url: str) -> Response[str] | Redirect:
+    """HTMX follows a 303 inside its XHR and would swap the page in; tell it to navigate."""
+    if request.headers.get("hx-request"):
+        return Response("", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
 
 
 TARGETS_ROUTES = [

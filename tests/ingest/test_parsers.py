@@ -200,3 +200,16 @@ def test_regex_parser() -> None:
         make_parser(SourceSettings(parser="regex", regex=".*"), "a.log")
     with pytest.raises(ValueError, match="parser must be one of"):
         make_parser(SourceSettings(parser="xml"), "a.log")
+
+
+def test_quoted_cells_and_unbalanced_quotes() -> None:
+    parser = WorkParser("포장실작업이벤트로그_kim_20240105.csv")
+    out = parser.parse(
+        lines(
+            b"timestamp,worker,event,details",
+            b'2024-01-05 08:00:00,"kim, jr",SCAN_OK,"A=1|B=x,y"',
+            b'2024-01-05 08:00:01,kim,SCAN_OK,"A=1',
+        )
+    )
+    assert [(e.worker, e.details) for e in out.records] == [("kim, jr", {"A": "1", "B": "x,y"})]
+    assert out.errors[0].line == 3 and "bad CSV" in out.errors[0].reason

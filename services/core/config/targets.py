@@ -107,7 +107,46 @@ def spec_problems(spec: TargetSpec) -> list[str]:
 
 
 class TargetsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Targets from vigil.toml (read-only over the API) and where secrets live."""
+    """Targets from vigil.toml (read-only over the API) and where secrets live.
+
+    Example::
+
+        [ingest.targets]
+        secrets_file = "/etc/vigil/secrets.env"     # NAME=value lines
+
+        [[ingest.targets.items]]
+        id = "shop"
+        kind = "http"
+        url = "https://shop.example.com/health"
+        expect_status = [200]
+        body_match = "ok"
+        interval_s = 30
+
+        [[ingest.targets.items]]
+        id = "openai"
+        kind = "model"
+        url = "https://api.openai.com/v1"
+        secret_env = "OPENAI_API_KEY"
+        model = "gpt-4o-mini"
+        completion = true
+        usage_file = "/var/log/llm/usage.jsonl"
+        budget_daily_usd = 5.0
+        budget_monthly_usd = 100.0
+        prices = { "gpt-4o-mini" = { prompt_per_mtok = 0.15, completion_per_mtok = 0.60 } }
+
+        [[ingest.targets.items]]
+        id = "n8n"
+        kind = "n8n"
+        url = "http://n8n.local:5678"
+        secret_key = "N8N_API_KEY"                   # a key in secrets_file
+
+        [[ingest.targets.items]]
+        id = "erp-db"
+        kind = "database"
+        url = "postgresql://monitor@db.local:5432/erp"
+        secret_env = "ERP_DB_PASSWORD"
+        slow_query_ms = 500
+    """
 
     enabled: bool = True
     items: list[TargetSpec] = []

@@ -21,6 +21,10 @@ from services.gateway.state import gateway_state
 ADMIN = [requires_role("admin")]
 MAX_PAGE = 500
 EXPORT_ROWS = 100_000
+MAX_OFFSET = 1_000_000_000
+MAX_TS = 1e11  # Unix seconds, year 5138: beyond is a typo, not a time
+Since = Annotated[float | None, Parameter(ge=0, le=MAX_TS, description="Unix seconds, from")]
+Until = Annotated[float | None, Parameter(ge=0, le=MAX_TS, description="Unix seconds, before")]
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -195,10 +199,10 @@ async def list_audit(
     actor: str | None = None,
     action: str | None = None,
     ok: bool | None = None,
-    since: Annotated[float | None, Parameter(description="Unix seconds")] = None,
-    until: Annotated[float | None, Parameter(description="Unix seconds")] = None,
+    since: Since = None,
+    until: Until = None,
     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Parameter(ge=0)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page:
     """The audit log, newest first; filter by actor, action prefix, result and time."""
     q = audit_query(actor, action, ok, since, until, limit, offset)
@@ -212,8 +216,8 @@ async def export_audit(
     format: Literal["csv", "json"] = "csv",
     actor: str | None = None,
     action: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    since: Since = None,
+    until: Until = None,
 ) -> Response[bytes]:
     """Download the (filtered) audit log as CSV or JSON."""
     q = audit_query(actor, action, None, since, until, EXPORT_ROWS, 0)

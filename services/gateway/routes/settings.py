@@ -161,7 +161,7 @@ async def audit_page(
     request: Request[Any, Any, Any],
     actor: str | None = None,
     action: str | None = None,
-    offset: Annotated[int, Parameter(ge=0)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=1_000_000_000)] = 0,
 ) -> Template:
     """The audit log, newest first, 50 a page, filtered by who and what."""
     q = AuditQuery(actor=actor or "", action=action or "", limit=AUDIT_PAGE, offset=offset)

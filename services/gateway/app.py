@@ -67,7 +67,7 @@ def create_app(state: GatewayState) -> Litestar:
     handlers = route_handlers()
     for handler in handlers:
         # The OpenAPI document describes the REST API; pages and fragments stay out of it.
-        paths = getattr(handler, "paths", set())
+        paths: set[str] = getattr(handler, "paths", set())
         if paths and not all(p.startswith("/api/") for p in paths):
             handler.include_in_schema = False
     app = Litestar(

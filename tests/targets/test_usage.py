@@ -120,3 +120,22 @@ def test_truncated_file_is_read_again_from_the_start(tmp_path: Path) -> None:
     assert tracker.poll() == 1
     assert tracker.today().cost_usd == pytest.approx(0.010)
     assert UsageTracker(str(tmp_path / "missing.jsonl"), PRICES).poll() == 0
+
+
+def test_failed_requests_count_toward_the_error_rate(tmp_path: Path) -> None:
+    now = dt.datetime.now().isoformat()
+    rows = [
+        {"ts": now, "model": "gpt-4o", "prompt_tokens": 10, "completion_tokens": 5},
+        {"ts": now, "model": "gpt-4o", "prompt_tokens": 10, "status": 429},
+        {"ts": now, "model": "gpt-4o", "prompt_tokens": 0, "error": "context length exceeded"},
+        {"ts": now, "model": "gpt-4o", "prompt_tokens": 10, "status": 200, "error": None},
+        {"ts": now, "model": "gpt-4o-mini", "status": "failed"},
+    ]
+    path = tmp_path / "usage.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tracker = UsageTracker(str(path), PRICES)
+    assert tracker.poll() == 5
+    today = tracker.today()
+    assert (today.requests, today.errors) == (5, 3)
+    assert today.error_rate == pytest.approx(0.6)
+    assert tracker.models()["gpt-4o"].errors == 2

@@ -154,5 +154,3 @@ class TargetsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     secrets_file: str = ""
     # How many recent results per target are kept in memory for sparklines.
     history: int = 120
-    # How many checks may run at the same time (each still has its own timeout).
-    max_concurrent: int = 64

@@ -206,6 +206,8 @@ class ModelProbe:
             sample("model.tokens_today", today.prompt_tokens, spec.id, kind="prompt"),
             sample("model.tokens_today", today.completion_tokens, spec.id, kind="completion"),
             sample("model.requests_today", today.requests, spec.id),
+            sample("model.request_errors_today", today.errors, spec.id),
+            sample("model.request_error_rate_today", round(today.error_rate, 6), spec.id),
         ]
         for period, spent, budget in (
             ("daily", today.cost_usd, spec.budget_daily_usd),
@@ -222,6 +224,7 @@ class ModelProbe:
             cost_usd_month=round(month.cost_usd, 6),
             tokens_today=today.prompt_tokens + today.completion_tokens,
             unpriced_today=today.unpriced_requests,
+            request_error_rate_today=round(today.error_rate, 4),
             usage_errors=usage.error_count,
             usage_last_errors=usage.errors[-5:],
             models_today={m: round(t.cost_usd, 6) for m, t in usage.models().items()},

@@ -4,6 +4,8 @@ Each line is one request: ``{"ts": ..., "model": ..., "prompt_tokens": n,
 "completion_tokens": m}`` (or the tokens inside ``"usage"``, as an OpenAI response
 carries them; ``created`` also counts as the time). ``ts`` is ISO 8601 or Unix
 seconds; without one, the time it was read. Days and months are local time.
+A request failed when it has a truthy ``error`` or a ``status`` of 400 or more (or
+"error"/"failed"); failures count toward the request error rate.
 The file is read incrementally from the last offset; a bad line is reported with
 its line number and the rest still counts.
 """
@@ -47,9 +49,15 @@ class Totals:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     unpriced_requests: int = 0
+    errors: int = 0
 
-    def add(self, prompt: int, completion: int, cost: float | None) -> None:
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def add(self, prompt: int, completion: int, cost: float | None, failed: bool = False) -> None:
         self.requests += 1
+        self.errors += int(failed)
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         if cost is None:
@@ -71,6 +79,15 @@ def _when(record: dict[str, Any]) -> dt.datetime:
         # An explicit zone is converted to local time; no zone means local already.
         return parsed.astimezone().replace(tzinfo=None) if parsed.tzinfo else parsed
     raise ValueError("ts: expected ISO 8601 text or Unix seconds")
+
+
+def _failed(record: dict[str, Any]) -> bool:
+    status = record.get("status")
+    if isinstance(status, int | float) and not isinstance(status, bool):
+        return status >= 400
+    if isinstance(status, str) and status.lower() in ("error", "failed", "failure"):
+        return True
+    return bool(record.get("error"))
 
 
 def _count(record: dict[str, Any], key: str) -> int:
@@ -141,9 +158,13 @@ class UsageTracker:
             self.errors = [*self.errors, f"{self.path} line {line}: {exc}"][-MAX_ERRORS_KEPT:]
             return 0
         cost = cost_usd(self.prices, model, prompt, completion)
-        self.days.setdefault(when.date(), Totals()).add(prompt, completion, cost)
-        self.months.setdefault((when.year, when.month), Totals()).add(prompt, completion, cost)
-        self.day_models.setdefault((when.date(), model), Totals()).add(prompt, completion, cost)
+        failed = _failed(record)
+        for totals in (
+            self.days.setdefault(when.date(), Totals()),
+            self.months.setdefault((when.year, when.month), Totals()),
+            self.day_models.setdefault((when.date(), model), Totals()),
+        ):
+            totals.add(prompt, completion, cost, failed)
         self._prune(when.date())
         return 1
 

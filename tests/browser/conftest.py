@@ -19,12 +19,13 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("chromium is not installed (apt-get install chromium; bootstrap.py does it)")
     from playwright.async_api import async_playwright
 

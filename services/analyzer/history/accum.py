@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from dataclasses import dataclass, field
 
@@ -10,7 +11,16 @@ from ddsketch import DDSketch
 
 from services.analyzer.history.sketch import SketchCodec, encode, new_sketch, quantiles
 
-CHUNK_SAMPLES = 120
+# 160 samples (1,920 B of payload) fill a 4 KiB page with two chunks and little slack.
+CHUNK_SAMPLES = 160
+# A rollup's figures in its ``stats`` column; a missing percentile is NaN.
+STATS = struct.Struct("<8d")
+
+
+def pack_stats(*values: float | None) -> bytes:
+    return STATS.pack(*(math.nan if v is None else v for v in values))
+
+
 _MAX_OFFSET_MS = 2**32 - 1
 
 
@@ -55,11 +65,12 @@ class Rollup:
 
     @classmethod
     def from_row(cls, row: tuple, codec: SketchCodec) -> Rollup:
-        bucket, count, total, low, high, last, blob = row
+        bucket, stats, blob = row
+        count, total, low, high, last = STATS.unpack(stats)[:5]
         return cls(
             bucket=bucket,
             sketch=codec.decode(blob),
-            count=count,
+            count=int(count),
             sum=total,
             min=low,
             max=high,
@@ -76,21 +87,15 @@ class Rollup:
         self.last = value
         self.sketch.add(value)
 
-    def row(self, series_id: int) -> dict[str, object]:
+    def rows(self, series_id: int) -> tuple[dict[str, object], dict[str, object]]:
+        """The rollup row and its sketch row."""
         p50, p95, p99 = quantiles(self.sketch)
-        return {
+        main: dict[str, object] = {
             "series_id": series_id,
             "ts": self.bucket,
-            "count": self.count,
-            "sum": self.sum,
-            "min": self.min,
-            "max": self.max,
-            "last": self.last,
-            "p50": p50,
-            "p95": p95,
-            "p99": p99,
-            "sketch": encode(self.sketch),
+            "stats": pack_stats(self.count, self.sum, self.min, self.max, self.last, p50, p95, p99),
         }
+        return main, {"series_id": series_id, "ts": self.bucket, "sketch": encode(self.sketch)}
 
 
 @dataclass(eq=False)

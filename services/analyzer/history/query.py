@@ -164,25 +164,34 @@ def bucket_rollups(
     codec: SketchCodec,
 ) -> dict[str, list[Any]]:
     table, width = ROLLUPS[tier]
-    c = table.c
     lo = int(start // width) * width
     merge = step > width
-    cols = [c.ts, c.count, c.sum, c.min, c.max, c.last, c.p50, c.p95, c.p99]
+    # Driver-level SQL and packed stats: the hot path of long-range charts.
+    sql = (
+        f"SELECT ts, stats FROM {table.name} "
+        "WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts"
+    )
     if merge:
-        cols.append(c.sketch)
-    rows = conn.execute(
-        select(*cols).where(c.series_id == series_id, c.ts >= lo, c.ts <= end).order_by(c.ts)
-    ).all()
+        sql = (
+            f"SELECT r.ts, r.stats, k.sketch FROM {table.name} r JOIN {table.name}_sketch k "
+            "ON k.series_id = r.series_id AND k.ts = r.ts "
+            "WHERE r.series_id = ? AND r.ts >= ? AND r.ts <= ? ORDER BY r.ts"
+        )
+    rows = conn.exec_driver_sql(sql, (series_id, lo, end)).fetchall()
     out = _empty()
-    if not merge:
-        for ts, count, total, low, high, last, p50, p95, p99 in rows:
-            for col, val in zip(
-                COLUMNS, (ts, count, total / count, low, high, last, p50, p95, p99), strict=True
-            ):
-                out[col].append(val)
+    if not rows:
         return out
+    stats = np.frombuffer(b"".join(r[1] for r in rows), np.float64).reshape(-1, 8)
+    if not merge:
+        out["ts"] = [r[0] for r in rows]
+        out["count"] = stats[:, 0].astype(np.int64).tolist()
+        out["avg"] = (stats[:, 1] / stats[:, 0]).tolist()
+        for i, name in enumerate(("min", "max", "last", "p50", "p95", "p99"), start=2):
+            out[name] = _nan_to_none(stats[:, i])
+        return out
+    merged = [(r[0], *stats[i].tolist(), r[2]) for i, r in enumerate(rows)]
     group: list[Any] = []
-    for row in rows:
+    for row in merged:
         if group and (row[0] // step) != (group[0][0] // step):
             _merge_group(group, step, codec, out)
             group = []
@@ -192,10 +201,17 @@ def bucket_rollups(
     return out
 
 
+def _nan_to_none(column: np.ndarray) -> list[float | None]:
+    values: list[float | None] = column.tolist()
+    if np.isnan(column).any():
+        values = [None if v != v else v for v in values]
+    return values
+
+
 def _merge_group(rows: list[Any], step: int, codec: SketchCodec, out: dict[str, list[Any]]) -> None:
-    count = sum(r[1] for r in rows)
+    count = int(sum(r[1] for r in rows))
     if len(rows) == 1:
-        p50, p95, p99 = rows[0][6:9]
+        p50, p95, p99 = (None if v != v else v for v in rows[0][6:9])
     else:
         sketch = new_sketch(codec.accuracy)
         for row in rows:

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Engine, select
 
 from services.analyzer.history import analysis, export
 from services.analyzer.history.query import (
-    ROLLUPS,
     Plan,
     bucket_raw,
     bucket_rollups,
@@ -142,15 +141,15 @@ class HistoryReader:
     def _hourly(
         self, conn: Connection, sid: int, start: float, end: float
     ) -> tuple[np.ndarray, ...]:
-        table, _ = ROLLUPS["1h"]
-        c = table.c
-        rows = conn.execute(
-            select(c.ts, c.sum, c.count)
-            .where(c.series_id == sid, c.ts >= start, c.ts <= end)
-            .order_by(c.ts)
-        ).all()
-        arr = np.asarray(rows, float).reshape(-1, 3)
-        return arr[:, 0], arr[:, 1], arr[:, 2]
+        """(bucket start, sum, count) of the 1-hour rollups of one series in [start, end]."""
+        rows = conn.exec_driver_sql(
+            "SELECT ts, stats FROM hist_1h WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+            (sid, start, end),
+        ).fetchall()
+        if not rows:
+            return np.empty(0), np.empty(0), np.empty(0)
+        stats = np.frombuffer(b"".join(r[1] for r in rows), np.float64).reshape(-1, 8)
+        return np.asarray([r[0] for r in rows], float), stats[:, 1].copy(), stats[:, 0].copy()
 
     def pattern(self, q: PatternQuery, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now

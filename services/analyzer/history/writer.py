@@ -8,6 +8,7 @@ skipped, so a redelivered batch is never stored twice.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ import msgspec
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
 from services.analyzer.history.accum import RawChunk, Rollup, SeriesState
-from services.analyzer.history.schema import H1_T, M1_T, PLUGIN_T, RAW_T, SERIES_T
+from services.analyzer.history.schema import H1_T, M1_T, PLUGIN_T, RAW_T, SERIES_T, SKETCHES
 from services.analyzer.history.sketch import SketchCodec
 from services.core.config.metrics import HistorySettings
-from services.core.contracts import MetricBatch
+from services.core.contracts import MetricBatch, MetricSample
 from services.ingest.collectors.validate import MetricRejected, check_sample
 
 RAW, M1, H1, SERIES, PLUGIN = RAW_T, M1_T, H1_T, SERIES_T, PLUGIN_T
@@ -47,6 +48,7 @@ class HistoryWriter:
         self.settings = settings
         self.codec = SketchCodec(settings.sketch_accuracy)
         self.series: dict[str, SeriesState] = {}
+        self._known: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesState] = {}
         self.totals: Counter[str] = Counter()
         self.rejected_by_reason: Counter[str] = Counter()
         self._load()
@@ -79,18 +81,14 @@ class HistoryWriter:
             for batch in batches:
                 ts = float(batch.ts)
                 for sample in batch.samples:
-                    try:
-                        check_sample(sample)
-                    except MetricRejected as exc:
-                        self._reject(result, str(exc))
-                        continue
-                    key = series_key(batch.host, sample.name, sample.labels)
-                    state = self.series.get(key)
+                    state = self._known.get((batch.host, sample.name, tuple(sample.labels.items())))
                     if state is None:
-                        if len(self.series) >= self.settings.max_series:
-                            self._reject(result, f"{sample.name}: series limit reached")
+                        state = self._resolve(conn, result, batch, sample, ts)
+                        if state is None:
                             continue
-                        state = self._create(conn, key, batch, sample.name, sample.labels, ts)
+                    elif not math.isfinite(sample.value):
+                        self._reject(result, f"{sample.name}: value is not finite")
+                        continue
                     if ts <= state.last_ts:
                         result.duplicates += 1
                         continue
@@ -110,6 +108,33 @@ class HistoryWriter:
             accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected
         )
         return result
+
+    def _resolve(
+        self,
+        conn: Connection,
+        result: WriteResult,
+        batch: MetricBatch,
+        sample: MetricSample,
+        ts: float,
+    ) -> SeriesState | None:
+        """Check a sample of a series not seen in this form yet; find or create its series."""
+        try:
+            check_sample(sample)
+        except MetricRejected as exc:
+            self._reject(result, str(exc))
+            return None
+        key = series_key(batch.host, sample.name, sample.labels)
+        state = self.series.get(key)
+        if state is None:
+            if len(self.series) >= self.settings.max_series:
+                self._reject(result, f"{sample.name}: series limit reached")
+                return None
+            state = self._create(conn, key, batch, sample.name, sample.labels, ts)
+        if len(self._known) > 4 * self.settings.max_series:
+            self._known.clear()  # label orders vary without bound only under abuse
+        # Name and labels passed the rules: later samples of this form skip the checks.
+        self._known[(batch.host, sample.name, tuple(sample.labels.items()))] = state
+        return state
 
     def _reject(self, result: WriteResult, reason: str) -> None:
         result.rejected += 1
@@ -173,11 +198,11 @@ class HistoryWriter:
         rollups[(table, state.id, bucket)] = acc
 
     def _load_rollup(self, conn: Connection, table: Table, sid: int, bucket: int) -> Rollup | None:
-        c = table.c
+        c, k = table.c, SKETCHES[table.name].c
         row = conn.execute(
-            select(c.ts, c.count, c.sum, c.min, c.max, c.last, c.sketch).where(
-                c.series_id == sid, c.ts == bucket
-            )
+            select(c.ts, c.stats, k.sketch)
+            .join_from(table, SKETCHES[table.name], (k.series_id == c.series_id) & (k.ts == c.ts))
+            .where(c.series_id == sid, c.ts == bucket)
         ).first()
         return Rollup.from_row(tuple(row), self.codec) if row else None
 
@@ -203,9 +228,11 @@ class HistoryWriter:
             ]
             conn.execute(insert(RAW).prefix_with("OR REPLACE"), rows)
         for table in (M1, H1):
-            rows = [acc.row(sid) for (t, sid, _), acc in rollups.items() if t is table]
-            if rows:
-                conn.execute(insert(table).prefix_with("OR REPLACE"), rows)
+            pairs = [acc.rows(sid) for (t, sid, _), acc in rollups.items() if t is table]
+            if pairs:
+                conn.execute(insert(table).prefix_with("OR REPLACE"), [m for m, _ in pairs])
+                sketches = SKETCHES[table.name]
+                conn.execute(insert(sketches).prefix_with("OR REPLACE"), [k for _, k in pairs])
         if touched:
             conn.execute(
                 update(SERIES)
@@ -230,16 +257,16 @@ class HistoryWriter:
         now = time.time() if now is None else now
         s = self.settings
         raw_cut_ms = int((now - s.raw_retention_h * 3600) * 1000)
+        cuts = {
+            "1m": (M1, now - s.minute_retention_d * 86400),
+            "1h": (H1, now - s.hour_retention_d * 86400),
+        }
         with self.engine.begin() as conn:
-            deleted = {
-                "raw": conn.execute(delete(RAW).where(RAW.c.end_ms < raw_cut_ms)).rowcount,
-                "1m": conn.execute(
-                    delete(M1).where(M1.c.ts < now - s.minute_retention_d * 86400)
-                ).rowcount,
-                "1h": conn.execute(
-                    delete(H1).where(H1.c.ts < now - s.hour_retention_d * 86400)
-                ).rowcount,
-            }
+            deleted = {"raw": conn.execute(delete(RAW).where(RAW.c.end_ms < raw_cut_ms)).rowcount}
+            for tier, (table, cut) in cuts.items():
+                deleted[tier] = conn.execute(delete(table).where(table.c.ts < cut)).rowcount
+                sketches = SKETCHES[table.name]
+                conn.execute(delete(sketches).where(sketches.c.ts < cut))
         for state in self.series.values():
             # A closed chunk that was deleted must not be rewritten by a late flush.
             if state.chunk is not None and state.chunk.end_ms < raw_cut_ms:

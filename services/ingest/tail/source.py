@@ -121,7 +121,7 @@ class SourceTailer:
                 size = os.stat(path).st_size
             except OSError:
                 pass
-        self._changed(path, kind, size, state.file_id if state else "")
+        self._changed(path, kind, size, self._wire_id(state) if state else "")
         if path not in self.dirty:
             self.dirty[path] = kind
         self.wake.set()
@@ -288,19 +288,19 @@ class SourceTailer:
         elif state.fingerprint != fingerprint:
             state.restart(fingerprint)  # the inode now holds another file
             self.parsers.pop(key, None)
-            self._changed(path, "rotated", st.st_size, state.file_id)
+            self._changed(path, "rotated", st.st_size, self._wire_id(state))
         elif state.offset and (
             st.st_size < state.offset or read_tail_digest(fd, state.offset) != state.tail
         ):
             log.info("file truncated or rewritten; reading from the start", path=path)
             state.restart(fingerprint)
             self.parsers.pop(key, None)
-            self._changed(path, "rotated", st.st_size, state.file_id)
+            self._changed(path, "rotated", st.st_size, self._wire_id(state))
         if state.path != path:
             if self.by_path.get(state.path) is state:
                 self.by_path.pop(state.path)
             log.info("file moved", source=self.source.name, old=state.path, new=path)
-            self._changed(path, "rotated", st.st_size, state.file_id)
+            self._changed(path, "rotated", st.st_size, self._wire_id(state))
             state.path = path
         self.by_path[path] = state
         return state
@@ -346,7 +346,7 @@ class SourceTailer:
                 source=self.source.name,
                 host=self.ctx.host,
                 path=state.path,
-                file_id=state.file_id,
+                file_id=self._wire_id(state),
                 start=chunk.start,
                 end=chunk.end,
                 records=parsed.records,
@@ -372,7 +372,7 @@ class SourceTailer:
         event: contracts.Event,
     ) -> None:
         """Store the intent, publish, then checkpoint: a restart re-sends the very same msg id."""
-        file_id = state.file_id
+        file_id = self._wire_id(state)
         if parsed.records or parsed.errors:
             state.pending_end, state.pending_line = chunk.end, chunk.next_line
             await self.ctx.store.save(state)
@@ -404,6 +404,11 @@ class SourceTailer:
         state.pending_end = state.pending_line = 0
         self.ctx.store.save(state)  # committed with the next intent, or at shutdown
         self.counters.bytes += chunk.size
+
+    def _wire_id(self, state: TrackedFile) -> str:
+        """The file id on the wire: host and source first, so that identically imaged PCs
+        (same device and inode numbers, same header line) never share message ids."""
+        return f"{self.ctx.host}/{self.source.name}/{state.file_id}"
 
     async def _publish(self, subject: str, event: contracts.Event, msg_id: str) -> None:
         ack = await self.ctx.bus.publish_retrying(subject, event, msg_id=msg_id, stop=self.ctx.stop)

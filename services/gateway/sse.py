@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +124,8 @@ class SseHub:
         self._bus: Bus | None = None
         self.published = 0
         self.dropped_clients = 0
+        # Called with each event's family before fan-out (the reply cache drops stale answers).
+        self.listeners: list[Callable[[str], None]] = []
 
     async def start(self, bus: Bus) -> None:
         self._bus = bus
@@ -177,6 +179,8 @@ class SseHub:
 
     def broadcast(self, event: HubEvent) -> None:
         self.published += 1
+        for listener in self.listeners:
+            listener(event.family)
         for client in list(self.clients):
             if not client.filter.wants(event):
                 continue

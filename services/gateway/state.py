@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from services.core.bus import Bus
 from services.core.config import Settings
 from services.gateway.auth.ratelimit import RateLimiter
+from services.gateway.cache import Cached, ReplyCache
 from services.gateway.sse import SseHub
 
 if TYPE_CHECKING:
@@ -30,9 +31,12 @@ class GatewayState:
     auth: AuthStore | None = None
     audit_log: AuditLog | None = None
     limiter: RateLimiter = field(init=False)
+    cache: ReplyCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.gateway.rate_limits)
+        self.cache = ReplyCache(ttl_s=self.settings.gateway.cache_ttl_s)
+        self.hub.listeners.append(self.cache.on_event)
 
     async def ask(
         self, service: str, method: str, payload: Any = None, timeout: float = 5.0
@@ -44,6 +48,24 @@ class GatewayState:
             raise RuntimeError("gateway has no NATS connection")
         data = await self.bus.request(contracts.api(service, method), payload, timeout=timeout)
         return msgspec.json.decode(data)
+
+    async def ask_cached(
+        self,
+        service: str,
+        method: str,
+        payload: Any = None,
+        *,
+        families: tuple[str, ...] = ("kpi",),
+        timeout: float = 5.0,
+    ) -> Cached:
+        """Like ``ask``, answered from the cache until an event of ``families`` arrives."""
+        return await self.cache.get(
+            service,
+            method,
+            payload or {},
+            lambda: self.ask(service, method, payload, timeout),
+            families,
+        )
 
 
 def gateway_state(request: Request[Any, Any, State]) -> GatewayState:

@@ -37,6 +37,8 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     lockout_failures: int = 5
     lockout_minutes: float = 15.0
     rate_limits: RateLimits = RateLimits()
+    # Seconds a cached query answer (e.g. today's KPIs) lives unless a newer event drops it.
+    cache_ttl_s: float = 10.0
     # One log line per HTTP request (uvicorn's access log, in Vigil's log format).
     access_log: bool = False
     # Behind a reverse proxy that terminates TLS: mark cookies Secure anyway.

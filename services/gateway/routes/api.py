@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from services.core.bus import RpcError
 from services.gateway.sse import ClientFilter
 from services.gateway.state import gateway_state
 
@@ -59,4 +60,24 @@ async def stream(
     return ServerSentEvent(messages(), retry_duration=2000)
 
 
-API_ROUTES = [health, stream]
+@get("/api/v1/kpi/today", tags=["kpi"])
+async def kpi_today(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Today's production per process (events, trays, pcs), cached until the next KPI event.
+
+    Answers 304 to ``If-None-Match`` with the current ETag.
+    """
+    state = gateway_state(request)
+    try:
+        cached = await state.ask_cached("analyzer", "work_today", {}, timeout=3.0)
+    except RpcError as exc:
+        raise HTTPException(status_code=502, detail=f"analyzer: {exc.description}") from None
+    except Exception as exc:  # no responders, timeout: the analyzer is not there
+        detail = f"analyzer unavailable ({type(exc).__name__})"
+        raise HTTPException(status_code=503, detail=detail) from None
+    headers = {"etag": cached.etag, "cache-control": "private, no-cache"}
+    if request.headers.get("if-none-match") == cached.etag:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(cached.body, media_type="application/json", headers=headers)
+
+
+API_ROUTES = [health, stream, kpi_today]

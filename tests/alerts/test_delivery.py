@@ -197,3 +197,56 @@ rules:
             assert [(d["channel"], d["status"]) for d in log] == [("email", "ok")]
     finally:
         await asyncio.to_thread(controller.stop)
+
+
+async def test_escalation_silence_and_slack_over_nats(
+    make_settings: Any, tmp_path: Path, bus: Bus
+) -> None:
+    async with HttpSink() as ops, HttpSink() as boss, HttpSink() as slack:
+        rules = write_rules(
+            tmp_path / "rules",
+            f"""
+receivers:
+  - name: ops
+    url: {ops.url}
+  - name: boss
+    url: {boss.url}
+  - name: chat
+    kind: slack
+    url: {slack.url}
+rules:
+  - name: line-down
+    condition: 'line.up == 0'
+    severity: error
+    notify: [ops, chat]
+    escalate: {{after: 15m, to: [boss]}}
+""",
+        )
+        clock = FakeClock()
+        settings = alert_settings(make_settings, rules, group_wait_s=0, repeat_interval_s=7200)
+        async with capture(bus) as seen, running(settings, clock, bus) as svc:
+            # Line 2 is silenced before it breaks: it fires but nobody is told.
+            await ask(bus, "silence", {"matchers": {"line": "2"}, "duration": "1h", "by": "kim"})
+            await send_metric(bus, "line.up", 0, clock(), line="1")
+            await send_metric(bus, "line.up", 0, clock(), line="2")
+            await seen.wait_state("firing", count=2)
+            await wait_for(lambda: len(ops.received) == 1 and len(slack.received) == 1)
+            assert json.loads(ops.received[0].body)["alerts"][0]["labels"]["line"] == "1"
+            text = json.loads(slack.received[0].body)["text"]
+            assert text.startswith("[Vigil] firing: 1 alert(s)") and "line=1" in text
+            # 16 minutes later, still down and nobody acknowledged: the boss hears of line 1.
+            # Small steps, each processed before the clock moves on: a jump past the 5 min
+            # staleness of a bare selector would (rightly) resolve the alert.
+            for step in range(8):
+                clock.advance(2 * 60)
+                await send_metric(bus, "line.up", 0, clock(), line="1")
+                await send_metric(bus, "line.up", 0, clock(), line="2")
+                await wait_for(lambda s=step: svc.engine.samples_seen >= 4 + 2 * s)
+            await wait_for(lambda: len(boss.received) == 1)
+            await settle(svc)
+            body = json.loads(boss.received[0].body)
+            assert body["kind"] == "escalation"
+            assert [a["labels"]["line"] for a in body["alerts"]] == ["1"]
+            assert len(ops.received) == 1 and len(slack.received) == 1
+            history = await ask(bus, "history", {"rule": "line-down"})
+            assert any(h["note"] == "escalated to boss" for h in history)

@@ -141,3 +141,52 @@ async def test_alerts_service_down_is_a_503_problem(make_settings: Any) -> None:
         page = await viewer.get("/alerts", headers={"accept": "text/html"})
         assert page.status_code == 200
         assert "alerts service unavailable" in page.text
+
+
+async def test_alert_stream_filters_by_severity_and_target(
+    make_settings: Any, tmp_path: Path, bus: Bus
+) -> None:
+    import asyncio
+    import json
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(
+        "- name: warm\n  condition: 'temp > 40'\n  severity: warning\n"
+        "- name: hot\n  condition: 'temp > 50'\n  severity: critical\n",
+        encoding="utf-8",
+    )
+    clock = FakeClock()
+    settings = alert_settings(make_settings, rules)
+    async with (
+        capture(bus) as seen,
+        running(settings, clock, bus),
+        running_gateway(make_settings(gateway={"port": free_port()})) as gw,
+    ):
+        viewer = await gw.client("viewer")
+        received: list[dict[str, Any]] = []
+        opened = asyncio.Event()
+
+        async def listen() -> None:
+            params = {"severity": "critical", "target": "o1"}
+            async with viewer.stream("GET", "/api/v1/alerts/stream", params=params) as r:
+                assert r.status_code == 200
+                event = ""
+                async for line in r.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                        opened.set()
+                    elif line.startswith("data:") and event == "alert":
+                        received.append(json.loads(line.split(":", 1)[1]))
+
+        task = asyncio.create_task(listen())
+        await asyncio.wait_for(opened.wait(), 5)
+        await send_metric(bus, "temp", 45, clock(), oven="o1")  # warning only
+        await send_metric(bus, "temp", 60, clock(), oven="o2")  # critical, other oven
+        await send_metric(bus, "temp", 60, clock(), oven="o1")  # critical, o1: the one
+        await seen.wait_state("firing", count=4)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        assert [(e["rule"], e["labels"]["oven"], e["state"]) for e in received] == [
+            ("hot", "o1", "firing")
+        ]

@@ -4,11 +4,13 @@ rules and their editor, receivers and the delivery log. The UI routes live in al
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post, put
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from services.gateway.audit import audit
 from services.gateway.routes.alerts_common import (
@@ -22,6 +24,57 @@ from services.gateway.routes.alerts_common import (
     who,
 )
 from services.gateway.routes.alerts_ui import ALERTS_UI_ROUTES
+from services.gateway.sse import ClientFilter
+from services.gateway.state import gateway_state
+
+
+def _split(value: str | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def alert_matches_target(data: str, targets: frozenset[str]) -> bool:
+    """An alert concerns a target when a label value, its rule or its fingerprint names it."""
+    if not targets:
+        return True
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return False
+    names = {event.get("rule", ""), event.get("fingerprint", "")}
+    names.update(str(v) for v in (event.get("labels") or {}).values())
+    return bool(names & targets)
+
+
+@get("/api/v1/alerts/stream", guards=VIEWER, tags=["alerts"])
+async def alert_stream(
+    request: Request[Any, Any, Any],
+    severity: str | None = None,
+    target: str | None = None,
+    last_event_id: str | None = None,
+) -> ServerSentEvent:
+    """AlertEvents as SSE, filtered by severity and by target (a label value such as a host,
+    program or target id, or a rule name); comma lists. Resumes with ``Last-Event-ID``."""
+    state = gateway_state(request)
+    if state.hub.full():
+        raise HTTPException(status_code=503, detail="too many SSE clients; try again later")
+    targets = _split(target)
+    flt = ClientFilter(frozenset({"alert"}), frozenset(), _split(severity))
+    resume = request.headers.get("last-event-id") or last_event_id or ""
+    client = state.hub.connect(flt, resume)
+    heartbeat = state.settings.gateway.sse_heartbeat_s
+
+    async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        yield ServerSentEventMessage(
+            data="{}", event="hello", id=state.hub.event_id(client) or None
+        )
+        async for event in state.hub.events(client, heartbeat):
+            if event is None:
+                yield ServerSentEventMessage(comment="heartbeat")
+            elif alert_matches_target(event.data, targets):
+                ident = state.hub.event_id(client) if event.stream else None
+                yield ServerSentEventMessage(data=event.data, event="alert", id=ident)
+
+    return ServerSentEvent(messages(), retry_duration=2000)
 
 
 @get("/api/v1/alerts", guards=VIEWER)
@@ -173,6 +226,7 @@ async def list_deliveries(
 
 
 ALERTS_ROUTES = [
+    alert_stream,
     active_alerts,
     alert_history,
     ack_alert,

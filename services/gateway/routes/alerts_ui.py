@@ -181,6 +181,25 @@ async def ui_resolve(request: Request[Any, Any, Any], fingerprint: str) -> Templ
     return await _active(request, notice="resolved")
 
 
+@post("/ui/alerts/{fingerprint:str}/silence", guards=OPERATOR, include_in_schema=False)
+async def ui_silence_alert(request: Request[Any, Any, Any], fingerprint: str) -> Template:
+    """Silence one alert for an hour: its rule and labels become the matchers."""
+    alerts = await _safe(request, "active")
+    found = (
+        [a for a in alerts if a["fingerprint"] == fingerprint] if isinstance(alerts, list) else []
+    )
+    if not found:
+        return await _active(request, error=f"no active alert {fingerprint}")
+    matchers = {"rule": found[0]["rule"], **found[0]["labels"]}
+    payload = {"matchers": matchers, "duration": "1h", "by": who(request), "reason": "from UI"}
+    try:
+        created = await ask_alerts(request, "silence", payload)
+    except HTTPException as exc:
+        return await _active(request, error=str(exc.detail))
+    await audit(request, "alert.silence", created.get("id", ""), detail=str(matchers)[:300])
+    return await _active(request, notice=f"silenced until {fmt_time(created.get('ends_at'))}")
+
+
 def parse_matchers(text: str) -> dict[str, str]:
     """``host=web-1, rule=cpu-high, mount=~/data.*`` → matchers (``=~`` means regex)."""
     matchers: dict[str, str] = {}
@@ -264,6 +283,7 @@ ALERTS_UI_ROUTES = [
     deliveries_fragment,
     ui_ack,
     ui_resolve,
+    ui_silence_alert,
     ui_silence,
     ui_unsilence,
     ui_rules_save,

@@ -48,7 +48,7 @@ def route_handlers() -> list[Any]:
     return handlers
 
 
-def create_app(state: GatewayState) -> Litestar:
+def create_app(state: GatewayState, lifespan: list[Any] | None = None) -> Litestar:
     """Build the gateway app around ``state`` (settings, bus, SSE hub, auth store)."""
     static = create_static_files_router(
         path="/static",
@@ -84,6 +84,7 @@ def create_app(state: GatewayState) -> Litestar:
         ),
         middleware=[lambda app: AuthMiddleware(app, state)],
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan or [],
         debug=False,
     )
     app.state.vigil = state

@@ -16,11 +16,8 @@ import uvicorn
 from services.core.service import StartupError, VigilService
 from services.gateway.app import create_app
 from services.gateway.audit import AuditLog
-from services.gateway.auth.bootstrap import ensure_admin
-from services.gateway.auth.db import GatewayDb
 from services.gateway.auth.store import AuthStore
-from services.gateway.sse import SseHub
-from services.gateway.state import GatewayState
+from services.gateway.wiring import open_state
 
 FLUSH_EVERY_S = 30.0
 
@@ -78,32 +75,11 @@ class GatewayService(VigilService):
         cfg = self.settings.gateway
         check_port_free(cfg.bind, cfg.port)
         tls = tls_files(cfg.tls_cert, cfg.tls_key)
-        self.db = GatewayDb(self.settings.db_path("gateway"))
-        self.stack.callback(self.db.close)
-        self.auth = AuthStore(
-            self.db,
-            session_s=cfg.session_hours * 3600,
-            lockout_failures=cfg.lockout_failures,
-            lockout_s=cfg.lockout_minutes * 60,
-        )
-        await self.auth.load()
-        self.stack.push_async_callback(self.auth.flush)
-        self.first_password = await ensure_admin(self.auth, cfg)
-        self.audit_log = AuditLog(self.db, self.bus)
-        self.hub = SseHub(
-            queue_size=cfg.sse_queue_size,
-            max_clients=cfg.sse_max_clients,
-            resume_max=cfg.sse_resume_max,
-        )
-        await self.hub.start(self.bus)
-        self.stack.push_async_callback(self.hub.stop)
-        self.state = GatewayState(
-            settings=self.settings,
-            bus=self.bus,
-            hub=self.hub,
-            auth=self.auth,
-            audit_log=self.audit_log,
-        )
+        self.state, self.first_password = await open_state(self.settings, self.bus, self.stack)
+        assert self.state.auth is not None and self.state.audit_log is not None
+        self.auth: AuthStore = self.state.auth
+        self.audit_log: AuditLog = self.state.audit_log
+        self.hub = self.state.hub
         app = create_app(self.state)
         route_uvicorn_logs()
         config = uvicorn.Config(

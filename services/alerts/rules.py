@@ -424,4 +424,10 @@ def load_rules(rules_dir: Path | None, *, with_defaults: bool = True) -> RuleSet
         merged.receivers.extend(part.receivers)
         merged.errors.extend(part.errors)
     merged.rules = list(by_name.values())
+    known = {r.name for r in merged.receivers}
+    for rule in merged.rules:
+        for receiver in dict.fromkeys((*rule.notify, *rule.escalate_to)):
+            if receiver not in known:
+                reason = f"no receiver named {receiver!r} (rule kept; deliveries to it fail)"
+                merged.errors.append(RuleError(rule.file, rule.line, rule.name, reason))
     return merged

@@ -75,7 +75,7 @@ class AlertsService(VigilService):
     def _load(self) -> RuleSet:
         ruleset = load_rules(self.rules_dir, with_defaults=self.settings.alerts.default_rules)
         for error in ruleset.errors:
-            self.log.error("rule rejected", error=str(error))
+            self.log.error("rule problem", error=str(error))
         self.log.info("rules loaded", rules=len(ruleset.rules), errors=len(ruleset.errors))
         return ruleset
 

@@ -162,3 +162,16 @@ receivers:
     result = parse_rules_text(text, "r.yaml")
     assert [r.name for r in result.receivers] == ["hook", "mail"]
     assert str(result.errors[0]) == "r.yaml:8: 'broken' url: 'ftp://nope' is not an http(s) URL"
+
+
+def test_unknown_receiver_is_reported_but_the_rule_kept(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "receivers:\n  - name: hook\n    url: http://127.0.0.1:9/\n"
+        "rules:\n  - name: a\n    condition: 'x > 1'\n    notify: [hook, pager]\n",
+        encoding="utf-8",
+    )
+    result = load_rules(tmp_path, with_defaults=False)
+    assert [r.name for r in result.rules] == ["a"]
+    assert [str(e).split(": ", 1)[1] for e in result.errors] == [
+        "'a' no receiver named 'pager' (rule kept; deliveries to it fail)"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -87,6 +88,7 @@ def test_forecast_time_until_disk_full() -> None:
     ts = now - 7 * 86400 + np.arange(0, 7 * 86400, HOUR)
     values = 60 + 2.0 * (ts - ts[0]) / 86400  # +2 % a day, reaching 74 % now
     got = analysis.forecast(ts, values, 100.0, now, 90 * 86400)
+    msgspec.json.encode(got)  # the reply must be plain JSON (no numpy scalars)
     current = 60 + 2.0 * (now - ts[0]) / 86400
     assert got["seconds_left"] == pytest.approx((100 - current) / 2.0 * 86400, rel=1e-6)
     assert got["slope_per_hour"] == pytest.approx(2.0 / 24)

@@ -28,7 +28,6 @@ async def test_collected_metrics_reach_the_history(
 ) -> None:
     settings = make_settings(
         ingest={"collectors": {"host": {"interval_s": 1.0}, "gpu": {"enabled": False}}},
-        analyzer={"history": {"flush_interval_s": 0.2}},
     )
     history = HistoryComponent(settings, bus)
     await history.start()

@@ -150,8 +150,9 @@ def forecast(
     }
     if ts.size < 3 or float(np.ptp(ts)) <= 0:
         return out
-    slope, intercept = np.polyfit(ts - now, values, 1)
-    current = float(intercept)
+    fit = np.polyfit(ts - now, values, 1)
+    slope, intercept = float(fit[0]), float(fit[1])  # plain floats: replies are JSON
+    current = intercept
     out["slope_per_hour"] = float(slope * 3600)
     fitted = slope * (ts - now) + intercept
     residual = float(np.sum((values - fitted) ** 2))

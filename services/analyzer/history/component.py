@@ -85,6 +85,9 @@ class HistoryComponent:
         engine = await self._in_writer(open_engine, self.path)
         self.writer = await self._in_writer(HistoryWriter, engine, self.history)
         self.reader = HistoryReader(engine, self.history)
+        if not self.history.enabled:
+            log.info("metric history off ([analyzer.history] enabled = false)")
+            return
         self.bus.consume(
             stream="VIGIL_METRIC",
             durable="analyzer-history",

@@ -84,6 +84,7 @@ class CollectorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 class HistorySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[analyzer.history]``: tiers, retention and query limits of the metric history."""
 
+    # Off: nothing consumes vigil.metric.>, queries answer from what is stored.
     enabled: bool = True
     raw_retention_h: Annotated[float, msgspec.Meta(gt=0)] = 24.0
     minute_retention_d: Annotated[float, msgspec.Meta(gt=0)] = 7.0
@@ -91,6 +92,8 @@ class HistorySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # Relative accuracy of the quantile sketches (0.01 = values within 1 %).
     sketch_accuracy: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.01
     max_points: Annotated[int, msgspec.Meta(ge=10, le=10_000)] = 1000
+    # Accepted but not needed: every consumed batch is committed before it is acknowledged,
+    # so samples are queryable as soon as they are fetched (kept so older configs load).
     flush_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     retention_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     # Series per history; a flood of label values beyond this is refused (counted).

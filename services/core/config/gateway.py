@@ -30,8 +30,10 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # /api/v1/health and /metrics answer without credentials only when these are true.
     open_health: bool = False
     open_metrics: bool = False
-    # The first admin's password is read from this variable at first run; else one is printed.
-    admin_password_env: str = "VIGIL_ADMIN_PASSWORD"
+    # The first admin's password at first run (set it with $VIGIL_GATEWAY_ADMIN_PASSWORD, or
+    # name another variable in admin_password_env); when empty, a one-time one is printed.
+    admin_password: str = ""
+    admin_password_env: str = "VIGIL_GATEWAY_ADMIN_PASSWORD"
     admin_user: str = "admin"
     session_hours: float = 12.0
     lockout_failures: int = 5

@@ -21,7 +21,7 @@ async def ensure_admin(store: AuthStore, cfg: GatewaySettings) -> str | None:
     """
     if store.users:
         return None
-    from_env = os.environ.get(cfg.admin_password_env, "")
+    from_env = cfg.admin_password or os.environ.get(cfg.admin_password_env, "")
     if from_env:
         await store.create_user(cfg.admin_user, from_env, "admin")
         log.info("first admin created from environment", user=cfg.admin_user)

@@ -104,6 +104,8 @@ class ProgramRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._reapers:  # pumps of ended runs finish at end of input: let them be reaped
+            await asyncio.wait(self._reapers, timeout=1.0)
 
     @property
     def output(self) -> Path:

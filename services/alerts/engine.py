@@ -8,7 +8,7 @@ an injected clock so tests control it without sleeping.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.alerts.detectors import EventDetectors
 from services.alerts.fatigue import FlapDetector, Grouper, Notice, find_silence, inhibited_by
 from services.alerts.model import Rule, Silence
 from services.alerts.windows import SeriesWindow
+from services.core.contracts import MetricSample
 
 Clock = Callable[[], float]
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -57,6 +58,7 @@ class AlertEngine:
         self._pending: set[str] = set()  # fingerprints with a notification waiting
         self.silences: list[Silence] = []
         self.series: dict[SeriesKey, _Series] = {}
+        self._batch_keys: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Series] = {}
         self.flap = FlapDetector(options.flap_window_s, options.flap_threshold)
         self.grouper = Grouper(options.group_wait_s)
         self.transitions: list[Transition] = []
@@ -112,23 +114,46 @@ class AlertEngine:
 
     def observe_sample(self, name: str, labels: dict[str, str], value: float, ts: float) -> None:
         """One metric sample: update its window and evaluate the rules over it now."""
-        self.samples_seen += 1
         key = (name, tuple(sorted(labels.items())))
-        series = self.series.get(key)
-        if series is None:
-            series = self.series[key] = _Series(name, dict(labels), SeriesWindow(0.0))
-            self._bind_series(series)
-        self.detectors.saw_metric(name, series.labels, ts)
+        series = self.series.get(key) or self._new_series(key, name, dict(labels))
+        now = max(self.clock(), ts)
+        self._observe(series, value, ts, now)
+        self._dispatch(now)
+
+    def observe_batch(self, host: str, ts: float, samples: Iterable[MetricSample]) -> None:
+        """The samples of one MetricBatch (each gets a ``host`` label unless it has one)."""
+        now = max(self.clock(), ts)
+        cache = self._batch_keys
+        for sample in samples:
+            # Keyed without copying the labels: the hot path of the service.
+            bkey = (host, sample.name, tuple(sorted(sample.labels.items())))
+            series = cache.get(bkey)
+            if series is None:
+                labels = {**sample.labels}
+                labels.setdefault("host", host)
+                key = (sample.name, tuple(sorted(labels.items())))
+                series = self.series.get(key) or self._new_series(key, sample.name, labels)
+                cache[bkey] = series
+            self._observe(series, sample.value, ts, now)
+        self._dispatch(now)
+
+    def _new_series(self, key: SeriesKey, name: str, labels: dict[str, str]) -> _Series:
+        series = self.series[key] = _Series(name, labels, SeriesWindow(0.0))
+        self._bind_series(series)
+        return series
+
+    def _observe(self, series: _Series, value: float, ts: float, now: float) -> None:
+        self.samples_seen += 1
+        if self.detectors.absence_rules:
+            self.detectors.saw_metric(series.name, series.labels, ts)
         if not series.rules:
             return
         series.window.add(ts, value)
-        now = max(self.clock(), ts)
         for rule in series.rules:
             if rule.kind == "consecutive":
-                self.detectors.metric_streak(rule, series.labels, name, value, now)
+                self.detectors.metric_streak(rule, series.labels, series.name, value, now)
             else:
                 self._evaluate(rule, series, now)
-        self._dispatch(now)
 
     def observe_event(self, source: str, fields: dict[str, Any], ts: float | None = None) -> None:
         """One event (program exit, work or log record, parse error, audit, target check)."""

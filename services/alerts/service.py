@@ -127,15 +127,7 @@ class AlertsService(VigilService):
     async def _on_metrics(self, items: list[tuple[contracts.MetricBatch, Msg]]) -> None:
         async with self._lock:
             for batch, _ in items:
-                for sample in batch.samples:
-                    labels = (
-                        sample.labels
-                        if "host" in sample.labels
-                        else {**sample.labels, "host": batch.host}
-                    )
-                    self.engine.observe_sample(
-                        sample.name, labels, sample.value, batch.ts or self.clock()
-                    )
+                self.engine.observe_batch(batch.host, batch.ts or self.clock(), batch.samples)
             await self._flush()
 
     async def _on_events(self, items: list[tuple[Any, Msg]]) -> None:

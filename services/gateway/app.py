@@ -80,7 +80,11 @@ def create_app(state: GatewayState, lifespan: list[Any] | None = None) -> Litest
             render_plugins=[swagger],
         ),
         compression_config=CompressionConfig(
-            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024
+            backend="brotli",
+            brotli_gzip_fallback=True,
+            minimum_size=1024,
+            # SSE: tiny frames compressed per client cost more CPU than they save.
+            exclude_opt_key="skip_compression",
         ),
         middleware=[lambda app: AuthMiddleware(app, state)],
         exception_handlers=EXCEPTION_HANDLERS,

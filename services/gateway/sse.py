@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -54,6 +55,13 @@ class HubEvent:
     data: str
     stream: str = ""
     seq: int = 0
+
+    @cached_property
+    def frame_tail(self) -> bytes:
+        """``event:`` and ``data:`` lines, encoded once and shared by every client."""
+        lines = self.data.replace("\r", "").split("\n")
+        body = "".join(f"data: {line}\n" for line in lines)
+        return f"event: {self.family}\n{body}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class HubClient:
     queue: asyncio.Queue[HubEvent | None]
     position: dict[str, int] = field(default_factory=dict)
     resume_from: dict[str, int] | None = None
+    replaying: bool = False
     dropped: bool = False
     sent: int = 0
 
@@ -260,14 +269,43 @@ class SseHub:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
 
+    async def batches(
+        self, client: HubClient, heartbeat_s: float, most: int = 64
+    ) -> AsyncIterator[list[HubEvent] | None]:
+        """Like ``events`` but hands over everything already queued at once (fewer writes)."""
+        batch: list[HubEvent] = []
+        async for event in self.events(client, heartbeat_s):
+            if event is None:
+                yield None
+                continue
+            batch.append(event)
+            # During a replay the queue holds later live events: they wait their turn.
+            while len(batch) < most and not client.dropped and not client.replaying:
+                try:
+                    queued = client.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if queued is None:
+                    break
+                if queued.stream:
+                    if queued.seq <= client.position.get(queued.stream, 0):
+                        continue
+                    client.position[queued.stream] = queued.seq
+                client.sent += 1
+                batch.append(queued)
+            yield batch
+            batch = []
+
     async def events(self, client: HubClient, heartbeat_s: float) -> AsyncIterator[HubEvent | None]:
         """Yield the client's events; None means "send a heartbeat". Ends when dropped."""
         try:
+            client.replaying = bool(client.resume_from)
             async for old in self._replay(client):
                 if client.filter.wants(old):
                     client.position[old.stream] = old.seq
                     client.sent += 1
                     yield old
+            client.replaying = False
             while not client.dropped:
                 try:
                     event = await asyncio.wait_for(client.queue.get(), heartbeat_s)

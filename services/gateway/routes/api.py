@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import HTTPException
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Stream
 
 from services.core.bus import RpcError
 from services.gateway.sse import ClientFilter
@@ -26,38 +26,50 @@ def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"ok": connected, "nats": connected, "sse_clients": len(state.hub.clients)}
 
 
-@get("/api/v1/stream", tags=["events"])
+@get("/api/v1/stream", tags=["events"], opt={"skip_compression": True})
 async def stream(
     request: Request[Any, Any, Any],
     family: str | None = None,
     target: str | None = None,
     severity: str | None = None,
     last_event_id: str | None = None,
-) -> ServerSentEvent:
+) -> Stream:
     """Live events as SSE, filtered by subject family, target and severity (comma lists).
 
-    Sends ``Last-Event-ID`` (or ``?last_event_id=``) to resume after a disconnect.
+    Send ``Last-Event-ID`` (or ``?last_event_id=``) to resume after a disconnect.
     """
     state = gateway_state(request)
     if state.hub.full():
         raise HTTPException(status_code=503, detail="too many SSE clients; try again later")
     flt = ClientFilter(_split(family), _split(target), _split(severity))
     resume = request.headers.get("last-event-id") or last_event_id or ""
-    client = state.hub.connect(flt, resume)
+    hub = state.hub
+    client = hub.connect(flt, resume)
     heartbeat = state.settings.gateway.sse_heartbeat_s
 
-    async def messages() -> AsyncIterator[ServerSentEventMessage]:
-        yield ServerSentEventMessage(
-            data="{}", event="hello", id=state.hub.event_id(client) or None
-        )
-        async for event in state.hub.events(client, heartbeat):
-            if event is None:
-                yield ServerSentEventMessage(comment="heartbeat")
-            else:
-                ident = state.hub.event_id(client) if event.stream else None
-                yield ServerSentEventMessage(data=event.data, event=event.family, id=ident)
+    async def frames() -> AsyncIterator[bytes]:
+        # Hand-written frames: each event's data lines are encoded once for all clients.
+        hello = hub.event_id(client)
+        yield f"retry: 2000\nevent: hello\n{_id_line(hello)}data: {{}}\n\n".encode()
+        async for batch in hub.batches(client, heartbeat):
+            if batch is None:
+                yield b": heartbeat\n\n"
+                continue
+            parts = [e.frame_tail for e in batch]
+            if batch[-1].stream:
+                # Only the last event of a write carries the id: a resume never skips one.
+                parts[-1] = _id_line(hub.event_id(client)).encode() + parts[-1]
+            yield b"".join(parts)
 
-    return ServerSentEvent(messages(), retry_duration=2000)
+    return Stream(
+        frames(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+def _id_line(ident: str) -> str:
+    return f"id: {ident}\n" if ident else ""
 
 
 @get("/api/v1/kpi/today", tags=["kpi"])

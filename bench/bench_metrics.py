@@ -79,7 +79,7 @@ def _measure(cmd: list[str], warmup_s: float, span_s: float, env: dict[str, str]
 
 
 def collector_cpu(quick: bool) -> Figure:
-    span = 8.0 if quick else 30.0
+    span = 8.0 if quick else 20.0
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     ours = _measure([sys.executable, "-c", COLLECTOR_LOOP], 3.0, span, env)
     glances = shutil.which("glances") or str(Path(sys.executable).parent / "glances")
@@ -191,7 +191,7 @@ def _table_bytes(path: Path, names: tuple[str, ...]) -> int:
 
 def raw_bytes(quick: bool, work: Path) -> tuple[Figure, Figure]:
     series = 50
-    hours = 2 if quick else 8
+    hours = 1 if quick else 4
     now = time.time()
     ts = now - hours * 3600 + np.arange(0, hours * 3600, 1.0)
     batches = _batches(series, ts, np.random.default_rng(2))

@@ -29,3 +29,6 @@ class AnalyzerService(VigilService):
         methods.update(self.work.endpoints())
         methods.update(self.history.endpoints())
         return methods
+
+    def health_detail(self) -> dict[str, Any]:
+        return {"history": self.history.stats()}

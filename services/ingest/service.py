@@ -38,3 +38,6 @@ class IngestService(VigilService):
         methods.update(program_rpc.endpoints(self.programs))
         methods.update(self.targets.endpoints())
         return methods
+
+    def health_detail(self) -> dict[str, Any]:
+        return {"collectors": self.collectors.stats()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from typing import Any
@@ -84,6 +85,13 @@ async def test_metrics_page_and_live_gauges_on_a_phone(make_settings: Any, bus: 
                 )
                 assert 'data-testid="forecast"' in fragment, fragment[:3000]
                 await expect(page.get_by_test_id("forecast")).to_contain_text(" d", timeout=15_000)
+
+                # Narrow to a group: the form drops the old series and shows the group's first.
+                await page.get_by_test_id("group-select").select_option("host")
+                await expect(page).to_have_url(re.compile(r"group=host"))
+                await expect(page.get_by_test_id("metric-card")).to_be_visible()
+                hosts = await page.get_by_test_id("host-select").locator("option").all_inner_texts()
+                assert hosts == ["pc1"]
 
                 await page.goto(f"{gw.url}/?host=pc1")
                 value = page.get_by_test_id("gauge-cpu-value")

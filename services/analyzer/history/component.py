@@ -9,6 +9,7 @@ objects, replies JSON (errors: micro error headers, 400 for a bad payload). A
 
 - ``metric_series`` selector → ``{"series": [{id, host, group, name, labels, first_ts,
   last_ts, last_value}]}``
+- ``metric_hosts`` {} → ``{"hosts": [{host, groups: {group: series count}}]}``
 - ``metric_query`` selector → ``{"tier", "step", "start", "end", "series": [{…series,
   "points": {"ts", "count", "avg", "min", "max", "last", "p50", "p95", "p99"}}]}``
   (columns of equal length; ts is each bucket's start)
@@ -144,6 +145,7 @@ class HistoryComponent:
         assert reader is not None
         return {
             "metric_series": self._read(Selector, reader.series),
+            "metric_hosts": self._read(Selector, reader.hosts),
             "metric_query": self._read(Selector, reader.query),
             "metric_window": self._read(WindowQuery, reader.window),
             "metric_summary": self._read(Selector, reader.summary),

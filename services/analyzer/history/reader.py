@@ -74,6 +74,17 @@ class HistoryReader:
         with self.engine.connect() as conn:
             return {"series": self._series(conn, sel)}
 
+    def hosts(self, _sel: Selector) -> dict[str, Any]:
+        """Every host with its groups and series counts (for pickers)."""
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT host, grp, COUNT(*) FROM hist_series GROUP BY host, grp ORDER BY host, grp"
+            ).fetchall()
+        hosts: dict[str, dict[str, int]] = {}
+        for host, grp, n in rows:
+            hosts.setdefault(host, {})[grp] = n
+        return {"hosts": [{"host": h, "groups": g} for h, g in hosts.items()]}
+
     def query(self, sel: Selector, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
         start, end = self._times(sel, now)

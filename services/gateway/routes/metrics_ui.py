@@ -53,9 +53,16 @@ def spark_path(values: list[float], width: int = 120, height: int = 28) -> str:
     )
 
 
-async def _pick_host(request: Request[Any, Any, Any], host: str | None) -> tuple[str, list[str]]:
-    got = await _try(request, "metric_series", {"name": "cpu.percent", "limit": 200})
-    hosts = sorted({s["host"] for s in got.get("series", [])})
+async def _pick_host(
+    request: Request[Any, Any, Any], host: str | None, *, any_metric: bool = False
+) -> tuple[str, list[str]]:
+    """The host to show (asked for, else this machine, else the first) and all hosts."""
+    if any_metric:
+        got = await _try(request, "metric_hosts", {})
+        hosts = [h["host"] for h in got.get("hosts", [])]
+    else:
+        got = await _try(request, "metric_series", {"name": "cpu.percent", "limit": 200})
+        hosts = sorted({s["host"] for s in got.get("series", [])})
     if host and host in hosts:
         return host, hosts
     mine = gateway_state(request).settings.host
@@ -99,6 +106,7 @@ async def metrics_page_or_exposition(
     request: Request[Any, Any, Any],
     host: str | None = None,
     series_id: int | None = None,
+    group: str | None = None,
     range_: str = Parameter(query="range", default="1h"),
 ) -> Response[Any]:
     """Browsers get the Metrics page; anything else the Prometheus text format."""
@@ -107,9 +115,11 @@ async def metrics_page_or_exposition(
         return Response(text, media_type=PROM_TYPE)
     if current_user(request) is None:  # /metrics may be open for scrapers, the page never is
         return Redirect(f"/login?next={quote(str(request.url.path))}")
-    chosen, hosts = await _pick_host(request, host)
+    chosen, hosts = await _pick_host(request, host, any_metric=True)
     listing = await _try(request, "metric_series", {"host": chosen, "limit": 5000})
-    series = listing.get("series", [])
+    everything = listing.get("series", [])
+    groups = sorted({s["group"] for s in everything})
+    series = [s for s in everything if not group or s["group"] == group]
     for s in series:
         s["label_text"] = _label_text(s["labels"])
     if series_id is None and series:
@@ -122,6 +132,8 @@ async def metrics_page_or_exposition(
         hosts=hosts,
         series=series,
         series_id=series_id,
+        groups=groups,
+        group=group or "",
         range_=range_ if range_ in RANGES else "1h",
         ranges=list(RANGES),
         error=listing.get("error"),

@@ -140,3 +140,18 @@ async def test_exit_zero_is_expected_and_not_restarted(managers: Managers, event
     exited = await events.wait_state("oneshot", "exited")
     assert exited.last_exit_code == 0
     assert [e.expected for e in events.exits("oneshot")] == [True]
+
+
+async def test_unchanged_programs_publish_no_repeated_snapshots(
+    managers: Managers, events: Events
+) -> None:
+    manager = await managers.start(prog("quiet", "sleep"))
+    await events.wait_state("quiet", "running")
+    runner = manager.runners["quiet"]
+    await wait_for(lambda: len(runner.history.recent) >= 2)
+    before = len(events.statuses("quiet"))
+    samples = len(runner.history.recent)
+    await wait_for(lambda: len(runner.history.recent) >= samples + 4)
+    # Four more samples of a sleeping process: nothing visible changed, nothing re-sent.
+    assert len(events.statuses("quiet")) == before
+    assert runner.history.recent[-1][2] > 1.0  # but the samples themselves are taken

@@ -90,7 +90,8 @@ async def test_pages_show_status_and_buttons_by_role(
         tiles = await viewer.get("/ui/fragments/programs")
         assert 'data-testid="tile-state-labeler"' in tiles.text
 
-        await wait_for(lambda: events.statuses("labeler")[-1].ts > running.ts)
+        log = managers.make_settings().data_path / "programs" / "labeler" / "output.log"
+        await wait_for(lambda: log.exists() and "sleeping" in log.read_text())
         detail = await viewer.get("/programs/labeler")
         assert detail.status_code == 200 and "sleeping" in detail.text
         assert 'id="program-chart"' in detail.text

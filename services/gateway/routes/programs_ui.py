@@ -123,6 +123,7 @@ async def program_button(request: Request[Any, Any, Any], program_id: str, actio
     ctx = page_context(
         request,
         "programs",
+        program=program_id,
         result=result,
         detail=detail,
         action=action,

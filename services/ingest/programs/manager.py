@@ -31,6 +31,7 @@ ACTIONS = ("start", "stop", "restart")
 # `vigil up` SIGKILLs ingest 3 s after SIGTERM: children get at most this long to stop.
 SHUTDOWN_STOP_BUDGET_S = 1.8
 MAX_OUTBOX = 10_000
+HEARTBEAT_S = 60.0  # a status snapshot at least this often, even when nothing changed
 
 log = get_logger("ingest")
 
@@ -53,6 +54,18 @@ def status_event(runner: ProgramRunner, host: str) -> contracts.ProgramStatus:
     )
 
 
+def _visible(event: contracts.ProgramStatus) -> tuple[Any, ...]:
+    """What the UI shows, rounded: CPU to whole percent, memory to whole MB."""
+    return (
+        event.state,
+        event.pid,
+        event.restart_count,
+        round(event.cpu_percent),
+        round(event.rss_mb),
+        event.threads,
+    )
+
+
 class ProgramManager:
     """All programs of this host."""
 
@@ -69,6 +82,7 @@ class ProgramManager:
         self._commands: set[asyncio.Task[None]] = set()
         self._sub: Subscription | None = None
         self.sampler = osproc.ResourceSampler()
+        self._last_sent: dict[str, tuple[tuple[Any, ...], float]] = {}
 
     def _context(self) -> RunnerContext:
         return RunnerContext(
@@ -186,6 +200,18 @@ class ProgramManager:
 
     def _status_changed(self, runner: ProgramRunner) -> None:
         event = status_event(runner, self.host)
+        self._last_sent[runner.spec.id] = (_visible(event), time.monotonic())
+        self._enqueue(contracts.program_status(runner.spec.id), event, None)
+
+    def _snapshot(self, runner: ProgramRunner, now: float) -> None:
+        """A periodic status when what a person sees changed, else one a minute (the stream
+        keeps them for days: a snapshot per sample per program would be most of its bytes)."""
+        event = status_event(runner, self.host)
+        seen, at = self._last_sent.get(runner.spec.id, ((), 0.0))
+        visible = _visible(event)
+        if visible == seen and time.monotonic() - at < HEARTBEAT_S:
+            return
+        self._last_sent[runner.spec.id] = (visible, time.monotonic())
         self._enqueue(contracts.program_status(runner.spec.id), event, None)
 
     def _exited(self, event: contracts.ProgramExited) -> None:
@@ -248,9 +274,7 @@ class ProgramManager:
                 contracts.MetricSample(name="program.threads", value=threads, labels=labels),
                 contracts.MetricSample(name="program.up", value=1.0 if up else 0.0, labels=labels),
             ]
-            self._enqueue(
-                contracts.program_status(runner.spec.id), status_event(runner, self.host), None
-            )
+            self._snapshot(runner, now)
         self.sampler.forget_except(live)
         if samples:
             batch = contracts.MetricBatch(host=self.host, group="program", ts=now, samples=samples)

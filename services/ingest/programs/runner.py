@@ -305,6 +305,8 @@ class ProgramRunner:
             return "already", f"already running (pid {self.pid})"
         if not self.spec.argv:
             return "failed", "watched only: Vigil has no argv to start this program"
+        if self._task is None:  # the definition was refused at load time
+            return "failed", f"{self.state}: {self.reason}"
         before = self.launches
         self._want_running, self.retries, self._backoff_until = True, 0, 0.0
         self._wake.set()

@@ -91,6 +91,9 @@ class ClientFilter:
         return [p for p in spec.subjects if family_of(p) in self.families]
 
 
+HEARTBEAT = HubEvent("", "", "")  # queued by the heartbeat loop; never sent as an event
+
+
 def parse_position(text: str) -> dict[str, int]:
     """``KPI:12,ALERT:3`` → {"KPI": 12, "ALERT": 3}; junk is ignored (then no resume)."""
     out: dict[str, int] = {}
@@ -114,6 +117,8 @@ class HubClient:
     position: dict[str, int] = field(default_factory=dict)
     resume_from: dict[str, int] | None = None
     replaying: bool = False
+    # Set when an event is queued; the heartbeat loop beats only clients that stayed idle.
+    busy: bool = False
     dropped: bool = False
     sent: int = 0
 
@@ -122,8 +127,15 @@ class SseHub:
     """Fan-out of Vigil's events to SSE clients with per-client bounded queues."""
 
     def __init__(
-        self, *, queue_size: int = 256, max_clients: int = 1000, resume_max: int = 2000
+        self,
+        *,
+        queue_size: int = 256,
+        max_clients: int = 1000,
+        resume_max: int = 2000,
+        heartbeat_s: float = 15.0,
     ) -> None:
+        self.heartbeat_s = heartbeat_s
+        self._beats: asyncio.Task[None] | None = None
         self.queue_size = queue_size
         self.max_clients = max_clients
         self.resume_max = resume_max
@@ -160,8 +172,22 @@ class SseHub:
             )
             self._subs.append(sub)
         self._subs.append(await bus.nc.subscribe("vigil.>", cb=self._on_core))
+        self._beats = asyncio.create_task(self._beat_loop(), name="sse-heartbeats")
+
+    async def _beat_loop(self) -> None:
+        # One timer for all clients, instead of a timeout around every client's queue read.
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            for client in list(self.clients):
+                if not client.busy:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        client.queue.put_nowait(HEARTBEAT)
+                client.busy = False
 
     async def stop(self) -> None:
+        if self._beats is not None:
+            self._beats.cancel()
+            self._beats = None
         subs, self._subs = self._subs, []
         for sub in subs:
             with contextlib.suppress(Exception):
@@ -195,6 +221,7 @@ class SseHub:
                 continue
             try:
                 client.queue.put_nowait(event)
+                client.busy = True
             except asyncio.QueueFull:
                 self._drop(client)
 
@@ -285,7 +312,7 @@ class SseHub:
                     queued = client.queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
-                if queued is None:
+                if queued is None or queued is HEARTBEAT:
                     break
                 if queued.stream:
                     if queued.seq <= client.position.get(queued.stream, 0):
@@ -297,7 +324,10 @@ class SseHub:
             batch = []
 
     async def events(self, client: HubClient, heartbeat_s: float) -> AsyncIterator[HubEvent | None]:
-        """Yield the client's events; None means "send a heartbeat". Ends when dropped."""
+        """Yield the client's events; None means "send a heartbeat" (the hub's own interval).
+
+        ``heartbeat_s`` is kept for callers of the first version; the hub sets the pace.
+        """
         try:
             client.replaying = bool(client.resume_from)
             async for old in self._replay(client):
@@ -307,13 +337,12 @@ class SseHub:
                     yield old
             client.replaying = False
             while not client.dropped:
-                try:
-                    event = await asyncio.wait_for(client.queue.get(), heartbeat_s)
-                except TimeoutError:
-                    yield None
-                    continue
+                event = await client.queue.get()
                 if event is None:
                     return
+                if event is HEARTBEAT:
+                    yield None
+                    continue
                 if event.stream:
                     if event.seq <= client.position.get(event.stream, 0):
                         continue  # already sent during the replay

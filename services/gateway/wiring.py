@@ -34,6 +34,7 @@ async def open_state(
         queue_size=cfg.sse_queue_size,
         max_clients=cfg.sse_max_clients,
         resume_max=cfg.sse_resume_max,
+        heartbeat_s=cfg.sse_heartbeat_s,
     )
     await hub.start(bus)
     stack.push_async_callback(hub.stop)

@@ -26,6 +26,7 @@ from services.core.logs import get_logger
 
 DB_NAME = "analyzer-work.sqlite"
 DURABLE = "analyzer-work"
+ACK_WAIT_S = 8.0
 KPI_KEYS = ("total_trays", "total_pcs", "avg_tray_time", "total_errors", "avg_fpy", "avg_latency")
 
 log = get_logger("analyzer")
@@ -68,6 +69,9 @@ class WorkAnalytics:
             kind=contracts.WorkBatch,
             handler=self._handle,
             batch=256,
+            # Short: a batch left unacked by a stopped analyzer comes back soon, and a
+            # redelivery that overlaps a slow handler is harmless (rows are deduplicated).
+            ack_wait_s=ACK_WAIT_S,
         )
 
     async def close(self) -> None:

@@ -38,7 +38,9 @@ RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 async def ask_targets(request: Request[Any, Any, Any], method: str, payload: Any = None) -> Any:
     """Ask ingest; its 400s become 400 (404 for an unknown id), an absent service 503."""
     try:
-        return await gateway_state(request).ask("ingest", method, payload or {}, timeout=30.0)
+        # "test now" waits for the check itself; everything else is a quick lookup.
+        timeout = 65.0 if method == "targets_test" else 5.0
+        return await gateway_state(request).ask("ingest", method, payload or {}, timeout=timeout)
     except RpcError as exc:
         status = 400 if exc.code == 400 else 502
         if exc.description.startswith("unknown target"):
@@ -177,7 +179,9 @@ async def stored_history(
         "max_points": 240,
     }
     try:
-        answer = await gateway_state(request).ask("analyzer", "metric_query", selector, 5.0)
+        # Short: the page falls back to recent checks, and an absent analyzer costs the
+        # whole timeout (the SSE hub's vigil.> subscription hides "no responders").
+        answer = await gateway_state(request).ask("analyzer", "metric_query", selector, 3.0)
     except Exception:  # the analyzer is optional for this page: fall back to recent checks
         return None
     series = answer.get("series") or []

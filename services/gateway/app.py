@@ -33,6 +33,7 @@ def route_handlers() -> list[Any]:
     from services.gateway.routes.programs import PROGRAMS_ROUTES
     from services.gateway.routes.settings import SETTINGS_ROUTES
     from services.gateway.routes.targets import TARGETS_ROUTES
+    from services.gateway.routes.work import WORK_ROUTES
 
     handlers: list[Any] = []
     handlers += API_ROUTES
@@ -45,6 +46,7 @@ def route_handlers() -> list[Any]:
     handlers += PROGRAMS_ROUTES
     handlers += TARGETS_ROUTES
     handlers += METRICS_ROUTES
+    handlers += WORK_ROUTES
     return handlers
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
+from services.core.bus import Bus
 from services.core.config import Settings
 from services.gateway.audit import AuditQuery
 from services.ingest.programs import process as osproc
@@ -101,3 +103,34 @@ async def test_pages_show_status_and_buttons_by_role(
         )
         assert clicked.status_code == 200 and 'class="cmd-result done"' in clicked.text
         assert (await viewer.get("/programs/nope")).status_code == 404
+
+
+async def test_history_comes_from_the_analyzer_when_it_has_the_series(
+    make_settings: Callable[..., Settings], managers: Managers, events: Events, bus: Bus
+) -> None:
+    from services.analyzer.history.component import HistoryComponent
+
+    await managers.start(prog("labeler", "sleep"))
+    await events.wait_state("labeler", "running")
+    settings = make_settings(gateway={"port": free_port()})
+    async with running_gateway(settings) as gw:
+        viewer = await gw.client("viewer")
+        fallback = (await viewer.get("/api/v1/programs/labeler/history")).json()
+        assert fallback["source"] == "ingest" and fallback["points"]
+
+        analyzer_bus = await Bus.connect(settings.nats, "analyzer")
+        history = HistoryComponent(settings, analyzer_bus)
+        await history.start()
+        await analyzer_bus.serve("analyzer", history.endpoints())
+        try:
+
+            async def from_analyzer() -> Any:
+                answer = (await viewer.get("/api/v1/programs/labeler/history")).json()
+                return answer if answer.get("source") == "analyzer" else None
+
+            answer = await wait_for(from_analyzer, timeout=20)
+            last = answer["points"][-1]
+            assert last["rss_mb"] and last["rss_mb"] > 1.0 and last["cpu_percent"] is not None
+        finally:
+            await history.stop()
+            await analyzer_bus.close()

@@ -22,6 +22,7 @@ from services.gateway.routes.programs_common import (
     audit,
     send_command,
 )
+from services.gateway.routes.programs_common import program_history as load_history
 from services.gateway.routes.programs_ui import PROGRAMS_UI_ROUTES
 
 
@@ -53,10 +54,8 @@ async def program_output(
 async def program_history(
     request: Request[Any, Any, Any], program_id: str, hours: float = 24.0
 ) -> dict[str, Any]:
-    """Per-minute CPU %, RSS, threads and up-fraction (up to 24 h)."""
-    payload = {"id": program_id, "hours": max(0.1, min(hours, 24.0))}
-    result: dict[str, Any] = await ask_ingest(request, "program_history", payload)
-    return result
+    """CPU % and RSS over up to 24 h (from the analyzer's history, else ingest's ring)."""
+    return await load_history(request, program_id, max(0.1, min(hours, 24.0)))
 
 
 @post("/api/v1/programs/{program_id:str}/{action:str}", guards=OPERATOR, status_code=200)

@@ -90,3 +90,41 @@ async def _command_timeout(request: Request[Any, Any, Any], program_id: str) -> 
         )
     except Exception:  # another host may own it: give it the short wait
         return UNKNOWN_TIMEOUT_S
+
+
+async def _analyzer_series(
+    request: Request[Any, Any, Any], name: str, program_id: str, hours: float
+) -> dict[str, list[Any]] | None:
+    query = {
+        "name": name,
+        "labels": {"program": program_id},
+        "range_s": hours * 3600,
+        "max_points": 300,
+    }
+    answer = await gateway_state(request).ask("analyzer", "metric_query", query, timeout=5.0)
+    series = answer.get("series", []) if isinstance(answer, dict) else []
+    points: dict[str, list[Any]] | None = series[0].get("points") if series else None
+    return points if points and points.get("ts") else None
+
+
+async def program_history(
+    request: Request[Any, Any, Any], program_id: str, hours: float
+) -> dict[str, Any]:
+    """24 h chart data: the analyzer's metric history when it has the program's series
+    (durable, rolled up), else the bounded in-memory ring kept by ingest."""
+    try:
+        cpu = await _analyzer_series(request, "program.cpu_percent", program_id, hours)
+        rss = await _analyzer_series(request, "program.rss_mb", program_id, hours)
+    except Exception:  # analyzer absent or older: fall back below
+        cpu = rss = None
+    if cpu is not None:
+        rss_by_ts: dict[float, Any] = {}
+        if rss is not None:
+            rss_by_ts = dict(zip(rss["ts"], rss.get("max") or rss.get("avg") or [], strict=False))
+        points = [
+            {"ts": ts, "cpu_percent": value, "rss_mb": rss_by_ts.get(ts)}
+            for ts, value in zip(cpu["ts"], cpu.get("avg") or [], strict=False)
+        ]
+        return {"id": program_id, "source": "analyzer", "points": points}
+    answer = await ask_ingest(request, "program_history", {"id": program_id, "hours": hours})
+    return {**answer, "source": "ingest"}

@@ -7,6 +7,7 @@ an injected clock so tests control it without sleeping.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class AlertEngine:
         self.transitions: list[Transition] = []
         self.notices: list[Notice] = []
         self.samples_seen = 0
+        self.samples_dropped = 0
         self.rules: dict[str, Rule] = {}
         self.detectors = EventDetectors(self)
         self.set_rules(rules)
@@ -144,6 +146,10 @@ class AlertEngine:
 
     def _observe(self, series: _Series, value: float, ts: float, now: float) -> None:
         self.samples_seen += 1
+        if not math.isfinite(value) or not math.isfinite(ts):
+            # NaN/inf would poison the window's running sum; such a sample is no evidence.
+            self.samples_dropped += 1
+            return
         if self.detectors.absence_rules:
             self.detectors.saw_metric(series.name, series.labels, ts)
         if not series.rules:

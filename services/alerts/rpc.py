@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -95,7 +96,7 @@ class AlertsApi:
 
     async def history(self, data: bytes) -> list[dict[str, Any]]:
         p = _payload(data)
-        limit = int(_num(p, "limit", 200) or 200)
+        limit = max(1, int(_num(p, "limit", 200) or 200))
         since, until = _num(p, "since"), _num(p, "until")
         filters = {k: _str(p, k) for k in ("fingerprint", "rule", "severity", "to_state", "by")}
         await self.svc.store.flush()
@@ -204,6 +205,12 @@ class AlertsApi:
         matchers = p.get("matchers")
         if not isinstance(matchers, dict) or not matchers:
             raise ValueError("matchers: expected a non-empty object of label: value")
+        for key, value in matchers.items():
+            if isinstance(value, str) and value.startswith("~"):
+                try:
+                    re.compile(value[1:])
+                except re.error as exc:
+                    raise ValueError(f"matchers.{key}: bad regex {value[1:]!r}: {exc}") from None
         now = self.svc.clock()
         starts = _num(p, "starts_at") or now
         ends = _num(p, "ends_at")
@@ -242,7 +249,7 @@ class AlertsApi:
 
     async def deliveries(self, data: bytes) -> list[dict[str, Any]]:
         p = _payload(data)
-        limit = int(_num(p, "limit", 200) or 200)
+        limit = max(1, int(_num(p, "limit", 200) or 200))
         receiver, status = _str(p, "receiver"), _str(p, "status")
         await self.svc.store.flush()
         table = DELIVERY_T

@@ -220,6 +220,7 @@ class AlertsService(VigilService):
             "rule_errors": len(self.ruleset.errors),
             "active": len(self.engine.alerts),
             "samples": self.engine.samples_seen,
+            "samples_dropped": self.engine.samples_dropped,
             "delivered": self.deliverer.delivered,
             "delivery_failures": self.deliverer.failed,
         }

@@ -37,6 +37,8 @@ class SeriesWindow:
         # Always keep the newest sample so "last" has something to answer.
         while len(samples) > 1 and samples[0][0] < limit:
             self.total -= samples.popleft()[1]
+        if len(samples) == 1:
+            self.total = samples[0][1]  # re-anchor the running sum: no float drift builds up
 
     def newest(self) -> float | None:
         return self.samples[-1][0] if self.samples else None

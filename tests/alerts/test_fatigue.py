@@ -357,3 +357,16 @@ def test_absence_inside_working_hours_only() -> None:
     clock.now = wed_10 + 10 * 3600  # 20:00: outside working hours, no alert however long
     engine.tick()
     assert engine.alerts == {}
+
+
+def test_non_finite_samples_are_dropped_not_poisoning_the_window() -> None:
+    clock = Clock()
+    engine = make("- name: avg\n  condition: 'avg(x[1m]) > 5'\n", clock)
+    engine.observe_sample("x", {}, 10, clock())
+    engine.observe_sample("x", {}, float("nan"), clock.advance(1))
+    engine.observe_sample("x", {}, float("inf"), clock.advance(1))
+    assert engine.samples_dropped == 2
+    assert states(engine) == ["firing"]
+    engine.observe_sample("x", {}, 0, clock.advance(1))
+    engine.observe_sample("x", {}, 0, clock.advance(1))
+    assert states(engine) == ["resolved"]  # avg(10, 0, 0) = 3.3: a real number again

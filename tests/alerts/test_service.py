@@ -152,6 +152,9 @@ async def test_ack_silence_resolve_by_hand_with_who(
         with pytest.raises(RpcError) as bad:
             await ask(bus, "silence", {"matchers": {}, "duration": "1h"})
         assert "matchers" in bad.value.description
+        with pytest.raises(RpcError) as bad_regex:
+            await ask(bus, "silence", {"matchers": {"room": "~("}, "duration": "1h"})
+        assert "matchers.room: bad regex '('" in bad_regex.value.description
         await settle(svc)
         history = await ask(bus, "history", {"fingerprint": fp})
         assert [(h["to_state"], h["by"]) for h in history] == [

@@ -213,7 +213,10 @@ async def stack(tmp: Path, server: str) -> AsyncIterator[tuple[str, int, str, Bu
         await broker.stop()
 
 
-async def fanout(port: int, key: str, bus: Bus, clients: int, seconds: float, stall: bool) -> list:
+async def fanout(
+    port: int, key: str, bus: Bus, clients: int, seconds: float, stall: bool
+) -> tuple[list[float], float]:
+    """Latencies (ms) of every delivery in the window, and the share of deliveries that came."""
     loop = asyncio.get_running_loop()
     warm = 3.0 + clients / 250  # connect everyone before the measured window
     start = time.time() + warm
@@ -234,10 +237,9 @@ async def fanout(port: int, key: str, bus: Bus, clients: int, seconds: float, st
             await asyncio.sleep(max(0.0, start + sent / 10 - time.time()))
         results = await asyncio.gather(*futures)
     latencies = [x for r in results for x in r]
-    expected = sent * clients
-    if len(latencies) < 0.99 * expected:
-        raise RuntimeError(f"only {len(latencies)} of {expected} SSE deliveries arrived")
-    return latencies
+    # A client the hub dropped (its queue overflowed) would reconnect and resume; here
+    # its missing deliveries are reported, not hidden.
+    return latencies, len(latencies) / max(1, sent * clients)
 
 
 async def req_rate(port: int, key: str, path: str, seconds: float) -> float:
@@ -255,23 +257,27 @@ async def run(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-gw-") as tmp_dir:
         tmp = Path(tmp_dir)
         async with stack(tmp / "sse", "uvicorn") as (_url, port, key, bus):
-            one = await fanout(port, key, bus, 1, seconds, stall=False)
-            many = await fanout(port, key, bus, clients, seconds, stall=False)
-            stalled = await fanout(port, key, bus, clients, seconds, stall=True)
+            one, _ = await fanout(port, key, bus, 1, seconds, stall=False)
+            many, got_many = await fanout(port, key, bus, clients, seconds, stall=False)
+            stalled, got_stalled = await fanout(port, key, bus, clients, seconds, stall=True)
         p_one, p_many, p_stall = (percentile(x, 99) for x in (one, many, stalled))
         figures.append(
             Figure(
                 f"SSE p99 delivery, {clients} clients x 10 events/s",
-                p_many, "ms", "1 client", p_one, "<= 50 ms", p_many <= 50,
-                note=f"p50 {percentile(many, 50):.1f} ms over {len(many)} deliveries",
+                p_many, "ms", "1 client", p_one, "<= 50 ms, all delivered",
+                p_many <= 50 and got_many >= 0.999,
+                note=f"p50 {percentile(many, 50):.1f} ms; {got_many:.1%} of "
+                f"{len(many) / max(got_many, 1e-9):.0f} deliveries arrived",
             )
         )  # fmt: skip
         figures.append(
             Figure(
                 f"SSE p99 of {clients} clients beside one stalled client",
                 p_stall, "ms", f"{clients} clients, none stalled", p_many,
-                "<= 50 ms and within 1.5x + 5 ms", p_stall <= 50 and p_stall <= p_many * 1.5 + 5,
-                note="the stalled client connects, asks for all families and never reads",
+                "<= 50 ms and within 1.5x + 5 ms",
+                p_stall <= 50 and p_stall <= p_many * 1.5 + 5 and got_stalled >= 0.999,
+                note="the stalled client connects, asks for all families and never reads; "
+                f"{got_stalled:.1%} of the others' deliveries arrived",
             )
         )  # fmt: skip
         rates: dict[str, tuple[float, float]] = {}

@@ -34,6 +34,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text
 MAX_FORM_BYTES = 2_000_000
 # The OpenAPI document and its docs UI describe the API, they expose no data.
 PUBLIC_PREFIXES = ("/api/v1/schema",)
+MUST_CHANGE_OK = {"/account/password", "/logout"}
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -108,6 +109,20 @@ class AuthMiddleware:
         )
         if user is None and not public:
             await self._deny(scope, send, headers, 401, "log in or send an API key")
+            return
+
+        if (
+            user is not None
+            and user.via == "session"
+            and method == "GET"
+            and path not in MUST_CHANGE_OK
+            and not public
+            and wants_html(scope, headers)
+            and store.users.get(user.name) is not None
+            and store.users[user.name].must_change
+        ):
+            # A one-time password is for one thing only: choosing a real one.
+            await _respond(send, 303, b"", [(b"location", b"/account/password")])
             return
 
         category = category_of(method, path, opt.get("rate_limit"))

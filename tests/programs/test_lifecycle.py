@@ -110,13 +110,18 @@ async def test_backoff_schedule_and_retry_limit(managers: Managers, events: Even
     assert len({e.pid for e in events.statuses("storm") if e.state == "starting"}) == 4
 
 
-async def test_start_after_failure_resets_the_retry_count(
+async def test_start_after_failure_runs_it_again_and_reports_the_new_failure(
     managers: Managers, events: Events, bus: Bus
 ) -> None:
-    await managers.start(prog("flaky", "crash", "0", "1", max_retries=0, start_secs=0.1))
+    # start_secs is long, so each run "exits at once" however slowly Python starts.
+    manager = await managers.start(prog("flaky", "crash", "0", "1", max_retries=0, start_secs=5))
     await events.wait_state("flaky", "failed")
+    runner = manager.runners["flaky"]
+    launches = runner.launches
     reply = await command(bus, "flaky", "start")
-    assert reply.result == "failed" and "restart limit" in reply.detail
+    assert runner.launches == launches + 1  # the limit does not block a person's start
+    assert reply.result == "failed" and "restart limit reached: 0 restarts" in reply.detail
+    await wait_for(lambda: len(events.exits("flaky")) == 2)
 
 
 async def test_stop_timeout_kills(managers: Managers, events: Events, bus: Bus) -> None:

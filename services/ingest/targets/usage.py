@@ -81,6 +81,20 @@ def _when(record: dict[str, Any]) -> dt.datetime:
     raise ValueError("ts: expected ISO 8601 text or Unix seconds")
 
 
+def _bump(
+    table: dict[Any, Totals],
+    key: Any,
+    prompt: int,
+    completion: int,
+    cost: float | None,
+    failed: bool,
+) -> None:
+    totals = table.get(key)
+    if totals is None:
+        totals = table[key] = Totals()
+    totals.add(prompt, completion, cost, failed)
+
+
 def _failed(record: dict[str, Any]) -> bool:
     status = record.get("status")
     if isinstance(status, int | float) and not isinstance(status, bool):
@@ -159,12 +173,10 @@ class UsageTracker:
             return 0
         cost = cost_usd(self.prices, model, prompt, completion)
         failed = _failed(record)
-        for totals in (
-            self.days.setdefault(when.date(), Totals()),
-            self.months.setdefault((when.year, when.month), Totals()),
-            self.day_models.setdefault((when.date(), model), Totals()),
-        ):
-            totals.add(prompt, completion, cost, failed)
+        day = when.date()
+        _bump(self.days, day, prompt, completion, cost, failed)
+        _bump(self.months, (when.year, when.month), prompt, completion, cost, failed)
+        _bump(self.day_models, (day, model), prompt, completion, cost, failed)
         self._prune(when.date())
         return 1
 

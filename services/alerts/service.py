@@ -160,12 +160,8 @@ class AlertsService(VigilService):
             for key, value in event.values.items():
                 engine.observe_sample(f"kpi.{key}", {"process": event.process}, float(value), ts)
         elif isinstance(event, contracts.TargetStatus):
-            ts = event.ts or self.clock()
-            labels = {"target": event.target_id, "kind": event.kind}
-            engine.observe_event("target", as_dict(event), ts)
-            engine.observe_sample("target.up", labels, 1.0 if event.status == "up" else 0.0, ts)
-            if event.response_ms is not None:
-                engine.observe_sample("target.response_ms", labels, event.response_ms, ts)
+            # target.up / http.response_ms arrive as metrics from the checks themselves.
+            engine.observe_event("target", as_dict(event), event.ts or None)
 
     # ------------------------------------------------------------ outputs
 

@@ -250,3 +250,28 @@ rules:
             assert len(ops.received) == 1 and len(slack.received) == 1
             history = await ask(bus, "history", {"rule": "line-down"})
             assert any(h["note"] == "escalated to boss" for h in history)
+
+
+async def test_default_cpu_rules_critical_inhibits_warning(
+    make_settings: Any, tmp_path: Path, bus: Bus
+) -> None:
+    async with HttpSink() as sink:
+        rules = write_rules(tmp_path / "rules", f"receivers:\n  - name: ops\n    url: {sink.url}\n")
+        clock = FakeClock()
+        settings = alert_settings(
+            make_settings, rules, default_rules=True, default_notify=["ops"], group_wait_s=0
+        )
+        async with capture(bus) as seen, running(settings, clock, bus) as svc:
+            # The host collector's shape: cpu.percent without labels, every 30 s, at 99 %.
+            for step in range(13):
+                await send_metric(bus, "cpu.percent", 99, clock())
+                await wait_for(lambda s=step: svc.engine.samples_seen >= s + 1)
+                clock.advance(30)
+            await seen.wait_state("firing", "cpu-critical")
+            await seen.wait_state("firing", "cpu-high")
+            await wait_for(lambda: len(sink.received) >= 1)
+            await settle(svc)
+            notified = [a["rule"] for r in sink.received for a in json.loads(r.body)["alerts"]]
+            assert notified == ["cpu-critical"]
+            high = next(a for a in svc.engine.alerts.values() if a.rule == "cpu-high")
+            assert high.inhibited_by

@@ -37,7 +37,7 @@ async def test_missing_working_directory(
 
 
 async def test_exit_at_once_is_a_failed_start(managers: Managers, events: Events) -> None:
-    await managers.start(prog("quick", "crash", "0", "2", restart="never"))
+    await managers.start(prog("quick", "crash", "0", "2", restart="never", start_secs=5))
     quick = await events.wait_state("quick", "failed")
     assert "exited at once: exit code 2" in quick.reason
     assert quick.last_exit_code == 2

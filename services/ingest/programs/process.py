@@ -50,24 +50,36 @@ async def launch(spec: ProgramSpec, executable: str, out_dir: Path) -> Launched:
         )
         os.close(write_end)
         write_end = -1
-        pump = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-S",
-            str(PUMP),
-            str(out_dir),
-            str(spec.output_max_bytes),
-            str(spec.output_backups),
-            stdin=read_end,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        try:
+            pump = await _start_pump(spec, out_dir, read_end)
+        except OSError:
+            # Without its reader the program would die of SIGPIPE later: end it now, say why.
+            send(proc.pid, signal.SIGKILL, group=True)
+            await proc.wait()
+            raise
     finally:
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
     return Launched(proc, pump, create_time(proc.pid) or 0.0)
+
+
+async def _start_pump(
+    spec: ProgramSpec, out_dir: Path, read_end: int
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-S",
+        str(PUMP),
+        str(out_dir),
+        str(spec.output_max_bytes),
+        str(spec.output_backups),
+        stdin=read_end,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def create_time(pid: int) -> float | None:

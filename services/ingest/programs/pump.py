@@ -66,7 +66,13 @@ def main(argv: list[str]) -> int:
     # The program's stop signal goes to the program; the pump ends at end of input.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    out = RotatingFile(folder, max_bytes, backups)
+    out: RotatingFile | None
+    try:
+        out = RotatingFile(folder, max_bytes, backups)
+    except OSError as exc:
+        # Keep reading anyway: a program must not die of SIGPIPE because its log can't be kept.
+        print(f"vigil output pump: cannot write {folder}: {exc}", file=sys.stderr)
+        out = None
     stdin = sys.stdin.fileno()
     while True:
         try:
@@ -75,7 +81,11 @@ def main(argv: list[str]) -> int:
             continue
         if not data:
             return 0
-        out.write(data)
+        if out is not None:
+            try:
+                out.write(data)
+            except OSError:  # disk full and friends: drop output, keep the program running
+                pass
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Configuration (vigil.toml; API-added programs live in <data_dir>/ingest-programs
 
     [ingest.programs]
     on_ingest_stop = "stop"      # or "leave": children outlive ingest, the next one adopts them
-    sample_interval_s = 5.0      # CPU/RSS/threads sampling, MetricBatch on vigil.metric.<host>.program
+    sample_interval_s = 5.0      # CPU/RSS/threads sampling → vigil.metric.<host>.program
 
     [[ingest.programs.program]]
     id = "labeler"               # ASCII; unique across hosts (commands carry no host)

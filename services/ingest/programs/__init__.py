@@ -1,4 +1,4 @@
-"""Program supervision in ingest: registry, children, exit detection, restarts, output, commands.
+r"""Program supervision in ingest: registry, children, exit detection, restarts, output, commands.
 
 Configuration (vigil.toml; API-added programs live in <data_dir>/ingest-programs.sqlite)::
 
@@ -22,5 +22,5 @@ Configuration (vigil.toml; API-added programs live in <data_dir>/ingest-programs
 
     [[ingest.programs.program]]
     id = "erp-bridge"            # not started by Vigil: watched by a match rule
-    match = { cmdline_regex = "erp_bridge\\.py" }   # or process_name, or pid_file
+    match = { cmdline_regex = 'erp_bridge\.py' }   # or process_name, or pid_file
 """

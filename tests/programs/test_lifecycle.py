@@ -160,3 +160,21 @@ async def test_unchanged_programs_publish_no_repeated_snapshots(
     # Four more samples of a sleeping process: nothing visible changed, nothing re-sent.
     assert len(events.statuses("quiet")) == before
     assert runner.history.recent[-1][2] > 1.0  # but the samples themselves are taken
+
+
+async def test_stop_during_backoff_cancels_the_pending_restart(
+    managers: Managers, events: Events, bus: Bus
+) -> None:
+    manager = await managers.start(
+        prog("waiting", "crash", "0", "4", backoff_initial_s=30, start_secs=5)
+    )
+    crashed = await events.wait_state("waiting", "crashed")
+    assert "restarting in 30 s (retry 1/5)" in crashed.reason
+    reply = await command(bus, "waiting", "stop")
+    assert reply.result == "done" and "pending restart cancelled" in reply.detail
+    assert reply.state == "stopped"
+    runner = manager.runners["waiting"]
+    assert runner.launches == 1 and runner.restart_count == 0
+    # Starting by hand skips the backoff and runs it at once.
+    await command(bus, "waiting", "start")
+    assert runner.launches == 2

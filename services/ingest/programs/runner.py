@@ -83,6 +83,7 @@ class ProgramRunner:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._reapers: set[asyncio.Future[None]] = set()
+        self._launching = False
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -176,6 +177,13 @@ class ProgramRunner:
             await self._sleep(max(1.0, self.ctx.poll_s) if self.spec.matched else None)
 
     async def _launch(self) -> None:
+        self._launching = True
+        try:
+            await self._launch_once()
+        finally:
+            self._launching = False
+
+    async def _launch_once(self) -> None:
         try:
             exe = resolve_executable(self.spec)
             launched = await osproc.launch(self.spec, exe, self.output)
@@ -321,6 +329,8 @@ class ProgramRunner:
             return await self._stop(timeout)
 
     async def _stop(self, timeout: float | None) -> tuple[Result, str]:
+        # A launch in flight ends in "starting" or "failed": stop what it started, not before.
+        await self._wait_until(lambda: not self._launching, 10.0)
         was_waiting = self._want_running and self.pid is None
         self._want_running, self._pending_restart = False, False
         if self.pid is None:

@@ -130,6 +130,8 @@ async def _sse_client(port: int, key: str, start: float, until: float, out: list
                 return
             if line.startswith(b"data:"):
                 now = time.time()
+                if b"bench-end" in line:
+                    return
                 found = TS_RE.search(line)
                 if found and now >= start:
                     out.append((now - float(found.group(1))) * 1000)
@@ -152,10 +154,10 @@ async def _stalled_client(port: int, key: str, until: float) -> None:
 def sse_load(port: int, key: str, clients: int, start: float, until: float, stall: bool) -> list:
     async def main() -> list[float]:
         out: list[float] = []
-        tasks = [_sse_client(port, key, start, until, out) for _ in range(clients)]
-        if stall:
-            tasks.append(_stalled_client(port, key, until))
-        await asyncio.gather(*tasks)
+        stalled = asyncio.create_task(_stalled_client(port, key, until)) if stall else None
+        await asyncio.gather(*(_sse_client(port, key, start, until, out) for _ in range(clients)))
+        if stalled is not None:
+            stalled.cancel()
         return out
 
     return asyncio.run(main())
@@ -218,9 +220,8 @@ async def fanout(
 ) -> tuple[list[float], float]:
     """Latencies (ms) of every delivery in the window, and the share of deliveries that came."""
     loop = asyncio.get_running_loop()
-    warm = 3.0 + clients / 250  # connect everyone before the measured window
-    start = time.time() + warm
-    until = start + seconds + 1.0
+    start = 0.0  # every delivery counts: publishing starts once all clients are connected
+    until = time.time() + 60 + seconds  # a safety net; clients stop at the "bench-end" event
     workers = max(1, min(4, clients // 250))
     per = [clients // workers + (1 if i < clients % workers else 0) for i in range(workers)]
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
@@ -228,18 +229,34 @@ async def fanout(
             loop.run_in_executor(pool, sse_load, port, key, n, start, until, stall and i == 0)
             for i, n in enumerate(per)
         ]
-        await asyncio.sleep(max(0.0, start - time.time()))
+        await _wait_clients(port, key, clients + (1 if stall else 0))
+        await asyncio.sleep(1.0)
         sent = 0
-        while time.time() < start + seconds:
+        first = time.time()
+        while time.time() < first + seconds:
             event = contracts.KpiUpdate(process="bench", values={"n": sent}, ts=time.time())
             await bus.publish(contracts.kpi("bench"), event)
             sent += 1
-            await asyncio.sleep(max(0.0, start + sent / 10 - time.time()))
+            await asyncio.sleep(max(0.0, first + sent / 10 - time.time()))
+        await asyncio.sleep(1.0)
+        await bus.publish(contracts.kpi("bench"), contracts.KpiUpdate(process="bench-end"))
         results = await asyncio.gather(*futures)
     latencies = [x for r in results for x in r]
     # A client the hub dropped (its queue overflowed) would reconnect and resume; here
     # its missing deliveries are reported, not hidden.
     return latencies, len(latencies) / max(1, sent * clients)
+
+
+async def _wait_clients(port: int, key: str, n: int, timeout: float = 60) -> None:
+    """Until the gateway counts ``n`` SSE clients (its health figure)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(headers={"X-API-Key": key}) as client:
+        while time.monotonic() < deadline:
+            health = (await client.get(f"http://127.0.0.1:{port}/api/v1/health")).json()
+            if health["sse_clients"] >= n:
+                return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"only {health['sse_clients']} of {n} SSE clients connected")
 
 
 async def req_rate(port: int, key: str, path: str, seconds: float) -> float:
@@ -257,6 +274,8 @@ async def run(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-gw-") as tmp_dir:
         tmp = Path(tmp_dir)
         async with stack(tmp / "sse", "uvicorn") as (_url, port, key, bus):
+            # Warm-up (imports, first allocations, the analyzer settling), not measured.
+            await fanout(port, key, bus, clients, 2.0, stall=False)
             one, _ = await fanout(port, key, bus, 1, seconds, stall=False)
             many, got_many = await fanout(port, key, bus, clients, seconds, stall=False)
             stalled, got_stalled = await fanout(port, key, bus, clients, seconds, stall=True)

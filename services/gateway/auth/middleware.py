@@ -142,7 +142,9 @@ class AuthMiddleware:
         if user is not None and user.via == "session":
             binding = session_token
         else:
-            if not pre:
+            if not pre and not key:
+                # Only browsers post forms without a session (the login form); programs
+                # with an API key never need the pre-login cookie.
                 pre = secrets.token_urlsafe(24)
                 set_cookies.append(cookie_header(PRE_COOKIE, pre, secure=secure))
             binding = "pre:" + pre

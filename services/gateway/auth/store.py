@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import re
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -23,58 +22,18 @@ from sqlmodel import col
 
 from services.gateway.auth.db import GatewayDb
 from services.gateway.auth.models import ApiKey, LoginAttempt, Meta, SessionRow, User
-from services.gateway.security import RANK, CurrentUser, Role
-
-NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-MIN_PASSWORD = 10
-
-
-class AuthError(Exception):
-    """A request the store refuses; the message is shown to the person."""
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    name: str
-    role: Role
-    created_at: float
-    must_change: bool = False
-    disabled: bool = False
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    id: str
-    name: str
-    role: Role
-    created_by: str
-    created_at: float
-    revoked_at: float | None = None
-    last_used_at: float | None = None
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    user_name: str
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    ok: bool
-    token: str = ""
-    reason: str = ""
-    user: UserInfo | None = None
-
-
-def check_role(role: str) -> Role:
-    if role not in RANK:
-        raise AuthError(f"role must be one of viewer, operator, admin (got {role!r})")
-    return role  # type: ignore[return-value]
+from services.gateway.auth.records import (
+    MIN_PASSWORD,
+    NAME_RE,
+    AuthError,
+    KeyInfo,
+    LoginResult,
+    SessionInfo,
+    UserInfo,
+    check_role,
+    sha256,
+)
+from services.gateway.security import CurrentUser
 
 
 class AuthStore:

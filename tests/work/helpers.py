@@ -54,7 +54,8 @@ def dump(w: WorkWriter) -> dict[str, list[tuple[Any, ...]]]:
         "events": "SELECT * FROM work_event_daily ORDER BY process, date",
         "sessions": "SELECT process, worker, file_id, line, latency, pcs, work_time FROM"
         " work_session ORDER BY file_id, line",
-        "scans": "SELECT file_id, line, barcode FROM work_scan ORDER BY file_id, line",
+        "scans": "SELECT process, worker, ts_s, barcode FROM work_scan"
+        " ORDER BY process, worker, ts_s, barcode",
         "errors": "SELECT file_id, line, event FROM work_error ORDER BY file_id, line",
     }
     with w.engine.connect() as conn:

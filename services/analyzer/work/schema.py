@@ -17,7 +17,7 @@ class WorkSession(WorkBase, table=True):
     __tablename__ = "work_session"
     __table_args__ = (
         Index("ix_session_process_date", "process", "date"),
-        Index("ix_session_worker", "process", "worker", "start_ts", "end_ts", "path", "line"),
+        Index("ix_session_worker", "process", "worker", "date"),
         Index("ix_session_ship", "process", "shipping_date"),
         Index("ix_session_order", "work_order"),
         Index("ix_session_item", "item_code"),
@@ -124,12 +124,9 @@ class WorkScan(WorkBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     process: str
     worker: str
-    ts: str
     ts_s: float
     barcode: str = ""
     interval_sec: float = 0.0
-    file_id: str
-    line: int
 
 
 class WorkError(WorkBase, table=True):

@@ -18,6 +18,12 @@ def parse_ts(value: Any) -> datetime | None:
     """Local time ``YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]``, no zone; None when it is not that."""
     if not isinstance(value, str):
         return None
+    if len(value) in (19, 26) and value[10] == "T" and value[4] == "-" and value[7] == "-":
+        # Fast path: ingest already normalised row timestamps to this shape.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
     m = _TS.match(value.strip())
     if not m:
         return None
@@ -37,7 +43,7 @@ def seconds(moment: datetime) -> float:
 
 def iso(moment: datetime) -> str:
     """Fixed-width ISO text, so text order equals time order."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return moment.isoformat(timespec="microseconds")
 
 
 def first(details: Mapping[str, Any], keys: Sequence[str]) -> Any:

@@ -4,18 +4,20 @@ averages, error log, trace, data problems and the Overview's ``work_today``."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from services.analyzer.work.filters import WorkFilter
 from services.analyzer.work.sessions import PROCESSES
+from services.analyzer.work.values import iso
 from services.analyzer.work.where import where
 from services.core.config.analyzer import AnalyzerSettings
 
 HOURS = range(6, 23)
-NO_NAME = 1e18  # 06–22 h
+NO_NAME = 1e18
+EPOCH = datetime(1970, 1, 1)  # scans keep wall-clock seconds since this (values.seconds)  # 06–22 h
 
 
 def working_day(conn: Connection, f: WorkFilter, settings: AnalyzerSettings, today: str) -> str:
@@ -235,7 +237,7 @@ def trace(conn: Connection, kind: str, value: str, limit: int = 500) -> dict[str
             dict(r._mapping)
             for r in conn.execute(
                 text(
-                    "SELECT process, worker, ts, ts_s, barcode, interval_sec, line FROM work_scan"
+                    "SELECT process, worker, ts_s, barcode, interval_sec FROM work_scan"
                     " WHERE barcode = :v ORDER BY ts_s LIMIT :limit"
                 ),
                 {"v": value, "limit": limit},
@@ -243,6 +245,7 @@ def trace(conn: Connection, kind: str, value: str, limit: int = 500) -> dict[str
         ]
         sessions = {}
         for scan in scans:
+            scan["ts"] = iso(EPOCH + timedelta(seconds=scan["ts_s"]))
             # The scan belongs to the first session of that worker that ends at or after it.
             row = conn.execute(
                 text(

@@ -18,7 +18,7 @@ from services.alerts.condition import OPERATORS
 from services.alerts.detectors import EventDetectors
 from services.alerts.fatigue import FlapDetector, Grouper, Notice, find_silence, inhibited_by
 from services.alerts.model import Rule, Silence
-from services.alerts.windows import SeriesWindow
+from services.alerts.windows import STALE_S, SeriesWindow
 from services.core.contracts import MetricSample
 
 Clock = Callable[[], float]
@@ -329,6 +329,7 @@ class AlertEngine:
                 if rule.kind != "consecutive":
                     self._evaluate(rule, series, now)
         self.detectors.tick(now)
+        self._resolve_orphans(now)
         for fp, since in list(self.flapping.items()):
             if self.flap.calm(fp, now) and now - since >= self.flap.window_s:
                 del self.flapping[fp]
@@ -364,6 +365,17 @@ class AlertEngine:
                 self._notify(alert, "escalation", now, to=rule.escalate_to)
         self._dispatch(now)
 
+    def _resolve_orphans(self, now: float) -> None:
+        """Metric alerts whose series sent nothing for longer than the window and the
+        staleness limit (e.g. restored after a restart, then the source went away) resolve."""
+        for alert in list(self.alerts.values()):
+            rule = self.rules.get(alert.rule)
+            if rule is None or rule.condition is None or rule.kind not in ("metric", "kpi"):
+                continue
+            quiet = max(rule.condition.window_s, STALE_S) + rule.keep_firing_s
+            if now - alert.last_true_at > quiet:
+                self._resolve(alert, now, by="system", note="no data")
+
     # ------------------------------------------------------------ people
 
     def acknowledge(self, fp: str, by: str) -> Alert | None:
@@ -395,6 +407,15 @@ class AlertEngine:
         for alert in alerts:
             if alert.rule in self.rules:
                 self.alerts[alert.fingerprint] = alert
+                if (
+                    alert.state == "firing"
+                    and alert.notified
+                    and alert.fingerprint not in last_notified
+                ):
+                    # Decided but never handed to a receiver (stopped inside the group wait):
+                    # "notified" is only stored once a notice leaves its group, so send it now.
+                    alert.notified = False
+                    alert.notify_pending = "firing"
                 if alert.notify_pending:
                     self._pending.add(alert.fingerprint)
         self.last_notified.update(last_notified)

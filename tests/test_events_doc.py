@@ -1,4 +1,4 @@
-"""docs/EVENTS.md must say exactly what the code says."""
+"""docs/EVENTS.md and docs/CONFIG.md must say exactly what the code says."""
 
 from __future__ import annotations
 
@@ -21,3 +21,12 @@ def test_every_event_type_is_documented_with_an_example() -> None:
     for kind in c.EVENT_TYPES:
         assert f"### {kind.__name__}" in text
         assert c.schema_tag(kind) in text
+
+
+def test_config_md_matches_the_settings() -> None:
+    from services.core.configdoc import render as render_config
+
+    doc = DOC.parent / "CONFIG.md"
+    assert doc.read_text(encoding="utf-8") == render_config(), (
+        "docs/CONFIG.md is stale: run `python -m services.core.configdoc > docs/CONFIG.md`"
+    )

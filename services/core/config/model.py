@@ -18,14 +18,21 @@ from services.core.config.sections import (
 class NatsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where the broker is. An empty ``url`` means: start the embedded nats-server."""
 
+    # One or more URLs, comma separated; empty: `vigil up` starts an embedded server.
     url: str = ""
+    # The embedded server's client port (127.0.0.1 only).
     port: int = 4222
+    # The embedded server's MQTT listener for devices (0 = off).
     mqtt_port: int = 0
+    # JetStream replicas of Vigil's streams (3 on a 3-node cluster).
     replicas: int = 1
+    # Seconds one connection attempt may take.
     connect_timeout_s: float = 5.0
     # How long a service keeps trying to reach NATS at start before giving up.
     connect_deadline_s: float = 30.0
+    # Longest pause between reconnection attempts.
     max_reconnect_wait_s: float = 5.0
+    # A NATS credentials file (user JWT + seed) for secured servers.
     creds_file: str = ""
 
     @property
@@ -42,16 +49,19 @@ class NatsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Terminal and file logging."""
 
+    # debug | info | warning | error (also --log-level and VIGIL_LOG_LEVEL).
     level: str = "info"
+    # Size at which <data_dir>/logs/<service>.log rotates, and how many old files stay.
     file_max_bytes: int = 10_000_000
     file_backups: int = 5
-    json: bool = False
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything Vigil reads from vigil.toml and the environment; built once per process."""
 
+    # Where SQLite files, the embedded broker's store and logs live.
     data_dir: str = "./data"
+    # This machine's name in subjects and payloads (default: the host name).
     node: str = ""
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()

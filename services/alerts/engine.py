@@ -10,40 +10,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from services.alerts.alert import Alert, Transition, fingerprint
+from services.alerts.alert import Alert, Transition
 from services.alerts.condition import OPERATORS
 from services.alerts.detectors import EventDetectors
 from services.alerts.fatigue import FlapDetector, Grouper, Notice, find_silence, inhibited_by
+from services.alerts.index import EngineOptions, RuleIndex, Series, SeriesKey
 from services.alerts.model import Rule, Silence
 from services.alerts.windows import STALE_S, SeriesWindow
 from services.core.contracts import MetricSample
 
 Clock = Callable[[], float]
-SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
-
-
-@dataclass
-class EngineOptions:
-    """Fatigue settings of one engine."""
-
-    repeat_s: float = 300.0
-    group_wait_s: float = 0.0
-    flap_window_s: float = 600.0
-    flap_threshold: int = 6
-    default_notify: tuple[str, ...] = ()
-
-
-@dataclass
-class _Series:
-    name: str
-    labels: dict[str, str]
-    window: SeriesWindow
-    rules: list[Rule] = field(default_factory=list)
-    # Per bound rule: the alert's labels and fingerprint, computed once (hot path).
-    identity: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
 
 
 class AlertEngine:
@@ -58,8 +36,8 @@ class AlertEngine:
         self.resolved_by_hand: set[str] = set()
         self._pending: set[str] = set()  # fingerprints with a notification waiting
         self.silences: list[Silence] = []
-        self.series: dict[SeriesKey, _Series] = {}
-        self._batch_keys: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Series] = {}
+        self.series: dict[SeriesKey, Series] = {}
+        self._batch_keys: dict[tuple[str, str, tuple[tuple[str, str], ...]], Series] = {}
         self.flap = FlapDetector(options.flap_window_s, options.flap_threshold)
         self.grouper = Grouper(options.group_wait_s)
         self.transitions: list[Transition] = []
@@ -75,19 +53,7 @@ class AlertEngine:
     def set_rules(self, rules: list[Rule]) -> None:
         """Swap the rule set (hot reload); alerts of removed or disabled rules resolve."""
         self.rules = {r.name: r for r in rules if r.enabled}
-        # Index rules by metric name and by their first equality matcher, so binding a new
-        # series looks at the few rules that can match it, not at all of them.
-        self._by_name: dict[str, list[Rule]] = {}
-        self._by_label: dict[tuple[str, str, str], list[Rule]] = {}
-        for rule in self.rules.values():
-            if rule.condition is None or rule.kind not in ("metric", "kpi", "consecutive"):
-                continue
-            sel = rule.condition.selector
-            eq = next((m for m in sel.matchers if m.op == "="), None)
-            if eq is None:
-                self._by_name.setdefault(sel.name, []).append(rule)
-            else:
-                self._by_label.setdefault((sel.name, eq.label, eq.value), []).append(rule)
+        self.index = RuleIndex(list(self.rules.values()))
         for series in self.series.values():
             self._bind_series(series)
         self.detectors.set_rules(list(self.rules.values()), self.clock())
@@ -96,21 +62,8 @@ class AlertEngine:
             if alert.rule not in self.rules:
                 self._resolve(alert, now, by="system", note="rule removed or disabled")
 
-    def _bind_series(self, series: _Series) -> None:
-        candidates = list(self._by_name.get(series.name, []))
-        for label, value in series.labels.items():
-            candidates += self._by_label.get((series.name, label, value), [])
-        series.rules = [
-            r
-            for r in candidates
-            if r.condition and r.condition.selector.matches(series.name, series.labels)
-        ]
-        series.identity = {}
-        for rule in series.rules:
-            labels = {**rule.labels, **series.labels, "metric": series.name}
-            series.identity[rule.name] = (labels, fingerprint(rule.name, labels))
-        windows = [r.condition.window_s for r in series.rules if r.condition]
-        series.window.keep_s = max([*windows, 0.0])
+    def _bind_series(self, series: Series) -> None:
+        self.index.bind(series)
 
     # ------------------------------------------------------------ inputs
 
@@ -139,12 +92,12 @@ class AlertEngine:
             self._observe(series, sample.value, ts, now)
         self._dispatch(now)
 
-    def _new_series(self, key: SeriesKey, name: str, labels: dict[str, str]) -> _Series:
-        series = self.series[key] = _Series(name, labels, SeriesWindow(0.0))
+    def _new_series(self, key: SeriesKey, name: str, labels: dict[str, str]) -> Series:
+        series = self.series[key] = Series(name, labels, SeriesWindow(0.0))
         self._bind_series(series)
         return series
 
-    def _observe(self, series: _Series, value: float, ts: float, now: float) -> None:
+    def _observe(self, series: Series, value: float, ts: float, now: float) -> None:
         self.samples_seen += 1
         if not math.isfinite(value) or not math.isfinite(ts):
             # NaN/inf would poison the window's running sum; such a sample is no evidence.
@@ -167,7 +120,7 @@ class AlertEngine:
         self.detectors.observe(source, fields, ts or now, now)
         self._dispatch(now)
 
-    def _evaluate(self, rule: Rule, series: _Series, now: float) -> None:
+    def _evaluate(self, rule: Rule, series: Series, now: float) -> None:
         cond = rule.condition
         assert cond is not None
         value = series.window.reduce(cond.reducer, cond.window_s, now)

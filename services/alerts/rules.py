@@ -17,19 +17,13 @@ from services.alerts.condition import (
     Condition,
     ConditionError,
     parse_condition,
-    parse_duration,
     parse_selector,
 )
-from services.alerts.model import (
-    SEVERITIES,
-    WEEKDAYS,
-    ReceiverConfig,
-    Rule,
-    WorkingHours,
-)
+from services.alerts.fields import NAME, Bad, duration_of, key_lines, str_list, str_map
+from services.alerts.model import SEVERITIES, WEEKDAYS, ReceiverConfig, Rule, WorkingHours
+from services.alerts.receiver_config import build_receiver
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
-_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
 KINDS = ("metric", "kpi", "event", "security", "absence", "consecutive")
 EVENT_SOURCES = ("program_exited", "log", "work", "parse_error", "audit", "target")
 _SECURITY: dict[str, dict[str, Any]] = {
@@ -41,10 +35,6 @@ _RULE_KEYS = {
     "keep_firing_for", "clear", "repeat", "group_by", "escalate", "condition", "source",
     "event", "match", "regex", "threshold", "window", "by", "resolve_after", "metric", "expect",
     "working_hours", "count", "kpi", "below", "above", "process",
-}  # fmt: skip
-_RECEIVER_KEYS = {
-    "name", "kind", "url", "urls", "secret", "headers", "timeout", "retries", "backoff",
-    "smtp_host", "smtp_port", "starttls", "username", "password", "from", "to", "send_resolved",
 }  # fmt: skip
 
 
@@ -71,73 +61,31 @@ class RuleSet:
     errors: list[RuleError] = field(default_factory=list)
 
 
-class _Bad(Exception):
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
-
-
-def _key_lines(node: yaml.Node) -> dict[str, int]:
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 1
-    return lines
-
-
-def _str_list(value: Any, key: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
-        return tuple(str(v) for v in value)
-    raise _Bad(key, f"{key}: expected a list of names")
-
-
-def _str_map(value: Any, key: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Bad(key, f"{key}: expected a mapping")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _duration(raw: dict[str, Any], key: str, default: float) -> float:
-    if key not in raw or raw[key] is None:
-        return default
-    try:
-        return parse_duration(raw[key])
-    except ValueError as exc:
-        raise _Bad(key, f"{key}: {exc}") from None
-
-
 def _condition(raw: dict[str, Any], key: str = "condition") -> Condition:
     text = raw.get(key)
     if not isinstance(text, str):
-        raise _Bad(key, f'{key}: required, e.g. "avg(cpu.percent[5m]) > 80"')
+        raise Bad(key, f'{key}: required, e.g. "avg(cpu.percent[5m]) > 80"')
     try:
         return parse_condition(text)
     except ConditionError as exc:
-        raise _Bad(key, f"{key}: {exc}") from None
+        raise Bad(key, f"{key}: {exc}") from None
 
 
 def _working_hours(value: Any) -> WorkingHours | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _Bad("working_hours", "working_hours: expected {days, start, end}")
-    days = _str_list(value.get("days", list(WEEKDAYS[:5])), "working_hours.days")
+        raise Bad("working_hours", "working_hours: expected {days, start, end}")
+    days = str_list(value.get("days", list(WEEKDAYS[:5])), "working_hours.days")
     try:
         day_set = frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
     except ValueError:
-        raise _Bad("working_hours", "working_hours.days: use mon, tue, … sun") from None
+        raise Bad("working_hours", "working_hours.days: use mon, tue, … sun") from None
 
     def minutes(text: Any, key: str) -> int:
         match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(text))
         if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
-            raise _Bad("working_hours", f"working_hours.{key}: expected HH:MM, got {text!r}")
+            raise Bad("working_hours", f"working_hours.{key}: expected HH:MM, got {text!r}")
         return int(match.group(1)) * 60 + int(match.group(2))
 
     return WorkingHours(
@@ -148,51 +96,51 @@ def _working_hours(value: Any) -> WorkingHours | None:
 
 
 def build_rule(raw: Any, file: str, line: int, origin: str) -> Rule:
-    """Validate one rule mapping; raise _Bad naming the offending key."""
+    """Validate one rule mapping; raise Bad naming the offending key."""
     if not isinstance(raw, dict):
-        raise _Bad("", "a rule must be a mapping with at least name and kind/condition")
+        raise Bad("", "a rule must be a mapping with at least name and kind/condition")
     unknown = sorted(set(map(str, raw)) - _RULE_KEYS)
     if unknown:
-        raise _Bad(unknown[0], f"unknown key {unknown[0]!r}")
+        raise Bad(unknown[0], f"unknown key {unknown[0]!r}")
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _Bad("name", "name: required, letters, digits, '-' or '_' (at most 80)")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise Bad("name", "name: required, letters, digits, '-' or '_' (at most 80)")
     kind = raw.get("kind") or ("metric" if "condition" in raw else "")
     if kind not in KINDS:
-        raise _Bad("kind", f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        raise Bad("kind", f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     severity = raw.get("severity", "warning")
     if severity not in SEVERITIES:
-        raise _Bad("severity", f"severity: expected one of {', '.join(SEVERITIES)}")
+        raise Bad("severity", f"severity: expected one of {', '.join(SEVERITIES)}")
     escalate = raw.get("escalate") or {}
     if not isinstance(escalate, dict):
-        raise _Bad("escalate", "escalate: expected {after: 15m, to: [receiver]}")
+        raise Bad("escalate", "escalate: expected {after: 15m, to: [receiver]}")
     clear = raw.get("clear")
     if clear is not None and not isinstance(clear, int | float):
-        raise _Bad("clear", "clear: expected a number")
+        raise Bad("clear", "clear: expected a number")
     args: dict[str, Any] = {
         "name": name,
         "kind": kind,
         "severity": severity,
         "enabled": bool(raw.get("enabled", True)),
-        "labels": _str_map(raw.get("labels"), "labels"),
+        "labels": str_map(raw.get("labels"), "labels"),
         "summary": str(raw.get("summary", "")),
-        "notify": _str_list(raw.get("notify"), "notify"),
-        "for_s": _duration(raw, "for", 0.0),
-        "keep_firing_s": _duration(raw, "keep_firing_for", 0.0),
+        "notify": str_list(raw.get("notify"), "notify"),
+        "for_s": duration_of(raw, "for", 0.0),
+        "keep_firing_s": duration_of(raw, "keep_firing_for", 0.0),
         "clear": float(clear) if clear is not None else None,
-        "repeat_s": _duration(raw, "repeat", 0.0) or None,
-        "group_by": _str_list(raw.get("group_by", ["rule"]), "group_by"),
-        "escalate_after_s": _duration(escalate, "after", 0.0),
-        "escalate_to": _str_list(escalate.get("to"), "escalate.to"),
-        "window_s": _duration(raw, "window", 300.0),
-        "resolve_after_s": _duration(raw, "resolve_after", 300.0),
-        "by": _str_list(raw.get("by"), "by"),
+        "repeat_s": duration_of(raw, "repeat", 0.0) or None,
+        "group_by": str_list(raw.get("group_by", ["rule"]), "group_by"),
+        "escalate_after_s": duration_of(escalate, "after", 0.0),
+        "escalate_to": str_list(escalate.get("to"), "escalate.to"),
+        "window_s": duration_of(raw, "window", 300.0),
+        "resolve_after_s": duration_of(raw, "resolve_after", 300.0),
+        "by": str_list(raw.get("by"), "by"),
         "file": file,
         "line": line,
         "origin": origin,
     }
     if args["escalate_to"] and not args["escalate_after_s"]:
-        raise _Bad("escalate", "escalate: 'after' is required with 'to'")
+        raise Bad("escalate", "escalate: 'after' is required with 'to'")
     _kind_fields(kind, raw, args)
     return Rule(**args)
 
@@ -206,12 +154,10 @@ def _kind_fields(kind: str, raw: dict[str, Any], args: dict[str, Any]) -> None:
             return
         kpi, below, above = raw.get("kpi"), raw.get("below"), raw.get("above")
         if not isinstance(kpi, str) or (below is None) == (above is None):
-            raise _Bad(
-                "kpi", "kpi: needs 'kpi: <name>' and one of 'below'/'above' (or a condition)"
-            )
+            raise Bad("kpi", "kpi: needs 'kpi: <name>' and one of 'below'/'above' (or a condition)")
         limit = below if below is not None else above
         if not isinstance(limit, int | float):
-            raise _Bad("below" if below is not None else "above", "expected a number")
+            raise Bad("below" if below is not None else "above", "expected a number")
         proc = raw.get("process")
         sel = f'kpi.{kpi}{{process="{proc}"}}' if proc else f"kpi.{kpi}"
         args["condition"] = parse_condition(
@@ -222,27 +168,27 @@ def _kind_fields(kind: str, raw: dict[str, Any], args: dict[str, Any]) -> None:
     elif kind == "absence":
         source = raw.get("source", "work")
         if source not in ("work", "log", "metric"):
-            raise _Bad("source", "source: absence watches work, log or metric")
+            raise Bad("source", "source: absence watches work, log or metric")
         args["source"] = source
         if source == "metric":
             try:
                 args["selector"] = parse_selector(str(raw.get("metric", "")))
             except ConditionError as exc:
-                raise _Bad("metric", f"metric: {exc}") from None
-        args["expect"] = _str_list(raw.get("expect"), "expect")
+                raise Bad("metric", f"metric: {exc}") from None
+        args["expect"] = str_list(raw.get("expect"), "expect")
         args["working_hours"] = _working_hours(raw.get("working_hours"))
         if not args["for_s"]:
-            raise _Bad("for", "for: absence rules need a duration (no data for how long?)")
+            raise Bad("for", "for: absence rules need a duration (no data for how long?)")
     elif kind == "consecutive":
         source = raw.get("source", "target")
         if source not in ("target", "metric", "program_exited"):
-            raise _Bad("source", "source: consecutive watches target, metric or program_exited")
+            raise Bad("source", "source: consecutive watches target, metric or program_exited")
         args["source"] = source
         if source == "metric":
             args["condition"] = _condition(raw)
         count = raw.get("count", 5)
         if not isinstance(count, int) or count < 1:
-            raise _Bad("count", "count: expected a whole number ≥ 1")
+            raise Bad("count", "count: expected a whole number ≥ 1")
         args["count"] = count
 
 
@@ -251,78 +197,32 @@ def _event_fields(kind: str, raw: dict[str, Any], args: dict[str, Any]) -> None:
     if kind == "security":
         on = raw.get("event", "failed_login")
         if on not in _SECURITY:
-            raise _Bad("event", f"event: expected one of {', '.join(_SECURITY)}")
+            raise Bad("event", f"event: expected one of {', '.join(_SECURITY)}")
         args["source"] = "audit"
         preset: dict[str, Any] = dict(_SECURITY[on])
         match = {**preset, **match} if isinstance(match, dict) else match
     else:
         source = raw.get("source")
         if source not in EVENT_SOURCES:
-            raise _Bad("source", f"source: expected one of {', '.join(EVENT_SOURCES)}")
+            raise Bad("source", f"source: expected one of {', '.join(EVENT_SOURCES)}")
         args["source"] = source
     if not isinstance(match, dict):
-        raise _Bad("match", "match: expected a mapping of field: value")
+        raise Bad("match", "match: expected a mapping of field: value")
     args["match"] = dict(match)
     regex = raw.get("regex") or {}
     if not isinstance(regex, dict):
-        raise _Bad("regex", "regex: expected a mapping of field: pattern")
+        raise Bad("regex", "regex: expected a mapping of field: pattern")
     compiled = {}
     for key, pattern in regex.items():
         try:
             compiled[str(key)] = re.compile(str(pattern))
         except re.error as exc:
-            raise _Bad("regex", f"regex.{key}: bad pattern: {exc}") from None
+            raise Bad("regex", f"regex.{key}: bad pattern: {exc}") from None
     args["regex"] = compiled
     threshold = raw.get("threshold", 1)
     if not isinstance(threshold, int) or threshold < 1:
-        raise _Bad("threshold", "threshold: expected a whole number ≥ 1")
+        raise Bad("threshold", "threshold: expected a whole number ≥ 1")
     args["threshold"] = threshold
-
-
-def build_receiver(raw: Any, file: str, line: int) -> ReceiverConfig:
-    if not isinstance(raw, dict):
-        raise _Bad("", "a receiver must be a mapping")
-    unknown = sorted(set(map(str, raw)) - _RECEIVER_KEYS)
-    if unknown:
-        raise _Bad(unknown[0], f"unknown key {unknown[0]!r}")
-    name, kind = raw.get("name"), raw.get("kind", "webhook")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _Bad("name", "name: required, letters, digits, '-' or '_'")
-    if kind not in ("webhook", "slack", "email"):
-        raise _Bad("kind", "kind: expected webhook, slack or email")
-    url_key = "url" if "url" in raw else "urls"
-    urls = _str_list(raw.get(url_key), url_key)
-    if kind != "email" and not urls:
-        raise _Bad(url_key, "url/urls: at least one http(s) URL")
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise _Bad(url_key, f"{url_key}: {url!r} is not an http(s) URL")
-    to = _str_list(raw.get("to"), "to")
-    if kind == "email" and not to:
-        raise _Bad("to", "to: at least one e-mail address")
-    retries = raw.get("retries", 3)
-    if not isinstance(retries, int) or not 0 <= retries <= 20:
-        raise _Bad("retries", "retries: expected 0 to 20")
-    return ReceiverConfig(
-        name=name,
-        kind=kind,
-        urls=urls,
-        secret=str(raw.get("secret", "")),
-        headers=_str_map(raw.get("headers"), "headers"),
-        timeout_s=_duration(raw, "timeout", 5.0),
-        retries=retries,
-        backoff_s=_duration(raw, "backoff", 0.5),
-        smtp_host=str(raw.get("smtp_host", "127.0.0.1")),
-        smtp_port=int(raw.get("smtp_port", 25)),
-        starttls=bool(raw.get("starttls", False)),
-        username=str(raw.get("username", "")),
-        password=str(raw.get("password", "")),
-        sender=str(raw.get("from", "vigil@localhost")),
-        to=to,
-        send_resolved=bool(raw.get("send_resolved", True)),
-        file=file,
-        line=line,
-    )
 
 
 def parse_rules_text(text: str, file: str = "<rules>", origin: str = "user") -> RuleSet:
@@ -347,7 +247,7 @@ def parse_rules_text(text: str, file: str = "<rules>", origin: str = "user") -> 
     rules_raw: Any = data
     recv_raw: Any = []
     if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
-        lines = _key_lines(node)
+        lines = key_lines(node)
         bad = sorted(set(map(str, data)) - {"rules", "receivers"})
         if bad:
             result.errors.append(RuleError(file, lines[bad[0]], "", f"unknown key {bad[0]!r}"))
@@ -368,15 +268,15 @@ def parse_rules_text(text: str, file: str = "<rules>", origin: str = "user") -> 
         line = item.start_mark.line + 1
         try:
             result.rules.append(build_rule(raw, file, line, origin))
-        except _Bad as bad:
-            at = _key_lines(item).get(bad.key, line)
+        except Bad as bad:
+            at = key_lines(item).get(bad.key, line)
             result.errors.append(RuleError(file, at, _name_of(raw), bad.reason))
     for raw, item in zip(recv_raw, recv_nodes, strict=False):
         line = item.start_mark.line + 1
         try:
             result.receivers.append(build_receiver(raw, file, line))
-        except _Bad as bad:
-            at = _key_lines(item).get(bad.key, line)
+        except Bad as bad:
+            at = key_lines(item).get(bad.key, line)
             result.errors.append(RuleError(file, at, _name_of(raw), bad.reason))
     _check_duplicates(result)
     return result

@@ -1,7 +1,7 @@
 """The SSE hub: JetStream events fanned out to many browser and API clients, with resume.
 
 The hub follows each stored stream (except audit and dead letters) with one ordered
-push consumer, and unstored ``vigil.>`` subjects with a core subscription. Each
+push consumer (every event subject is stored, so nothing else is needed). Each
 client has a bounded queue; a client whose queue is full is dropped (it reconnects
 and resumes), so one slow browser never slows the others.
 
@@ -28,7 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.core.bus import Bus
 from services.core.logs import get_logger
-from services.core.streams import STREAMS, StreamSpec, stream_for
+from services.core.streams import STREAMS, StreamSpec
 
 log = get_logger("gateway")
 
@@ -171,7 +171,8 @@ class SseHub:
                 config=config,
             )
             self._subs.append(sub)
-        self._subs.append(await bus.nc.subscribe("vigil.>", cb=self._on_core))
+        # No core subscription on vigil.>: every event subject is stored, and a wildcard
+        # listener would swallow the "no responders" answer of every vigil.api request.
         self._beats = asyncio.create_task(self._beat_loop(), name="sse-heartbeats")
 
     async def _beat_loop(self) -> None:
@@ -205,12 +206,6 @@ class SseHub:
             return
         data = msg.data.decode("utf-8", "replace")
         self.broadcast(HubEvent(family, msg.subject, data, stream, seq))
-
-    async def _on_core(self, msg: Msg) -> None:
-        family = family_of(msg.subject)
-        if family in _PRIVATE_FAMILIES or msg.reply or stream_for(msg.subject) is not None:
-            return  # stored subjects arrive through their stream, with a sequence
-        self.broadcast(HubEvent(family, msg.subject, msg.data.decode("utf-8", "replace")))
 
     def broadcast(self, event: HubEvent) -> None:
         self.published += 1

@@ -30,6 +30,8 @@ TEST_DEBS = {
     "mosquitto": "/usr/sbin/mosquitto",
     "mosquitto-clients": "/usr/bin/mosquitto_pub",
     "postgresql": "/usr/lib/postgresql/*/bin/initdb",
+    # Korean glyphs in the browser tests' screenshots (the UI is bilingual).
+    "fonts-noto-cjk": "/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc",
 }
 
 

@@ -268,6 +268,25 @@ class Bus:
             except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
                 self.log.warning("consumer bind failed; retrying", durable=durable, error=str(exc))
                 await asyncio.sleep(1.0)
+        try:
+            await self._fetch_loop(sub, durable, decoder, handler, batch, max_deliver)
+        finally:
+            # A fetch that timed out leaves the server's late replies (408 status messages) in
+            # the subscription's queue; the connection's drain would then wait on them until its
+            # timeout and leave an unretrieved CancelledError behind. Unprocessed messages
+            # simply get redelivered, so drop the subscription first.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _fetch_loop(
+        self,
+        sub: Any,
+        durable: str,
+        decoder: msgspec.json.Decoder[T],
+        handler: BatchHandler[T],
+        batch: int,
+        max_deliver: int,
+    ) -> None:
         while True:
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)

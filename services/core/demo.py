@@ -9,7 +9,7 @@ import json
 import random
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,14 +31,21 @@ def log_file_name(process: str, worker: str, day: datetime) -> str:
 
 @dataclass
 class WorkerSim:
-    """One worker's tray in progress."""
+    """One worker's tray in progress.
+
+    The tray's work time is simulated (the scans' intervals plus handling), not the wall time
+    between rows: at a high ``--rate`` a 60-scan tray takes seconds of wall time, which made
+    every tray time and KPI implausibly small.
+    """
 
     process: str
     worker: str
-    tray_started: datetime = field(default_factory=datetime.now)
     scans: int = 0
     errors: int = 0
     item: tuple[str, str] = ITEMS[0]
+    work_s: float = 0.0  # Σ scan intervals of the tray in progress
+    last_end: datetime | None = None  # when the previous tray was completed
+    gap_s: float = 0.0  # the pause before this tray (its latency)
 
 
 class DemoWriter:
@@ -77,21 +84,34 @@ class DemoWriter:
         target = 60 if sim.process == "packing" else self.rng.randint(8, 20)
         if sim.scans < target and roll < 0.93:
             sim.scans += 1
+            interval = round(self.rng.uniform(2, 9), 1)
+            sim.work_s += interval
             details = {
                 "barcode": f"{sim.item[0]}-{self.rng.randint(100000, 999999)}",
-                "interval_sec": round(self.rng.uniform(2, 9), 1),
+                "interval_sec": interval,
             }
             self._append(sim, now, "SCAN_OK", json.dumps(details, ensure_ascii=False))
             return
         self._append(sim, now, "TRAY_COMPLETE", self._tray_details(sim, now))
-        sim.tray_started = now + timedelta(seconds=self.rng.randint(5, 90))
+        sim.last_end = now
+        sim.gap_s = self.rng.uniform(5, 90)
         sim.scans = 0
         sim.errors = 0
+        sim.work_s = 0.0
         sim.item = self.rng.choice(ITEMS)
 
+    def _tray_start(self, sim: WorkerSim, now: datetime, work: float) -> datetime:
+        """now − work time; at a high rate no earlier than the previous end + the pause, so
+        the latency (start − previous end) stays plausible too."""
+        start = now - timedelta(seconds=work)
+        if sim.last_end is not None:
+            start = max(start, min(sim.last_end + timedelta(seconds=sim.gap_s), now))
+        return start
+
     def _tray_details(self, sim: WorkerSim, now: datetime) -> str:
-        work = max(1.0, (now - sim.tray_started).total_seconds())
-        start = sim.tray_started.isoformat(sep=" ", timespec="seconds")
+        # Scanning time plus handling (fetching the tray, labelling it).
+        work = max(1.0, sim.work_s + self.rng.uniform(5, 30))
+        start = self._tray_start(sim, now, work).isoformat(sep=" ", timespec="seconds")
         if self.rng.random() < 0.3:
             # The QR form some scanners write: KEY=value|KEY=value
             return "|".join(

@@ -54,6 +54,7 @@ class WorkAnalytics:
         self._last_emit: dict[str, float] = defaultdict(float)
         self._last_values: dict[str, dict[str, float]] = {}
         self._consumer: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[Applied] | None = None
         self.applied_batches = 0
         self.applied_sessions = 0
 
@@ -77,16 +78,25 @@ class WorkAnalytics:
     async def close(self) -> None:
         """Stop consuming (an unacked batch is redelivered and deduplicated), close the file."""
         if self._consumer is not None:
-            self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._consumer
+            # A cancel can land inside the client's fetch and be absorbed there: repeat it.
+            for _ in range(20):
+                self._consumer.cancel()
+                done, _ = await asyncio.wait({self._consumer}, timeout=0.25)
+                if done:
+                    break
+        if self._inflight is not None:
+            # The write thread cannot be interrupted; let it commit before the file closes.
+            with contextlib.suppress(Exception):
+                await self._inflight
         self.engine.dispose()
 
     # ------------------------------------------------------------ consuming
 
     async def _handle(self, items: list[tuple[contracts.WorkBatch, Msg]]) -> None:
         batches = [batch for batch, _ in items]
-        applied = await asyncio.to_thread(self.writer.apply, batches)
+        # Shielded: a stop while the thread writes must wait for its commit (see close()).
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self.writer.apply, batches))
+        applied = await asyncio.shield(self._inflight)
         self.note_applied(applied, len(batches))
 
     def note_applied(self, applied: Applied, batches: int) -> None:

@@ -29,6 +29,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Parameter
 
+from services.analyzer.history.rpc import known_time_zone
 from services.core import contracts
 from services.core.contracts import MetricBatch, MetricSample
 from services.gateway.routes.metrics_common import ask_analyzer, parse_duration, selector
@@ -120,6 +121,11 @@ def _analysis(method: str, path: str, doc: str) -> Any:
         days: float | None = None,
         tz: str | None = None,
     ) -> Any:
+        if tz is not None and not known_time_zone(tz):
+            raise ValidationException(
+                detail="parameter 'tz': expected an IANA time zone such as Asia/Seoul or UTC",
+                extra=[{"key": "tz", "message": "unknown time zone"}],
+            )
         payload = _sel(series_id, name, host, group, label, start, end, range_)
         if method == "metric_forecast":
             payload["lookback_s"] = payload.pop("range_s")

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 
+from services.analyzer.history.rpc import MAX_TS
 from services.core.bus import RpcError
 from services.gateway.state import gateway_state
 
@@ -43,7 +44,17 @@ def parse_duration(value: str | None, field: str, default: float) -> float:
         raise HTTPException(
             status_code=400, detail=f"{field}: expected e.g. 1h, 24h, 7d, 30d or seconds"
         )
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_TS:
+        raise _bad_parameter(field, f"at most {MAX_TS:.0f} seconds")
+    return seconds
+
+
+def _bad_parameter(name: str, message: str) -> ValidationException:
+    """400 problem+json naming the query parameter."""
+    return ValidationException(
+        detail=f"parameter '{name}': {message}", extra=[{"key": name, "message": message}]
+    )
 
 
 def parse_labels(values: list[str] | None) -> dict[str, str]:
@@ -72,6 +83,12 @@ def selector(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """The analyzer's Selector payload from query parameters (only what was given)."""
+    for key, when in (("start", start), ("end", end)):
+        # Unix seconds SQLite can hold in milliseconds (NaN fails both comparisons).
+        if when is not None and not 0 <= when <= MAX_TS:
+            raise _bad_parameter(key, f"expected Unix seconds from 0 to {MAX_TS:.0f}")
+    if series_id is not None and not 0 <= series_id < 2**63:
+        raise _bad_parameter("series_id", "expected a series id (0 or more)")
     out: dict[str, Any] = {"range_s": parse_duration(range_, "range", 3600.0)}
     for key, value in (
         ("series_id", series_id),

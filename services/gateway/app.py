@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -19,6 +20,21 @@ from services.gateway.state import GatewayState
 
 HERE = Path(__file__).parent
 SWAGGER = "/static/vendor/swagger-ui"
+
+
+class StaticFileSystem(BaseLocalFileSystem):
+    """Local files where a name the OS cannot take (a NUL byte, too long) is just not there.
+
+    Litestar turns any OSError but "not found" from ``stat`` into a 500.
+    """
+
+    async def info(self, path: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().info(path, **kwargs)
+        except PermissionError:
+            raise
+        except (ValueError, OSError) as exc:
+            raise FileNotFoundError(str(path)) from exc
 
 
 def route_handlers() -> list[Any]:
@@ -55,6 +71,7 @@ def create_app(state: GatewayState, lifespan: list[Any] | None = None) -> Litest
     static = create_static_files_router(
         path="/static",
         directories=[HERE / "static"],
+        file_system=StaticFileSystem(),
         opt={"public": True},
         cache_control=None,
         include_in_schema=False,

@@ -49,6 +49,9 @@ def safe_next(target: str) -> str:
     """Only local paths: an open redirect after login would be a phishing aid."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil…".
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
     return target
 
 

@@ -23,6 +23,7 @@ from services.analyzer.work.filters import FilterError, parse_filter
 from services.gateway.routes.metrics_common import ask_analyzer
 from services.gateway.routes.pages import page_context
 from services.gateway.security import requires_role
+from services.gateway.spreadsheet import safe_row
 
 VIEWER = [requires_role("viewer")]
 PAGE_ROWS = 5000
@@ -157,7 +158,8 @@ async def _csv(pages: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
             buf.write("\ufeff")  # Excel reads Korean text right with a BOM
             writer.writerow(page["columns"])
             header_done = True
-        writer.writerows(page["rows"])
+        # Worker names, items and barcodes come from device-written logs: never formulas.
+        writer.writerows(safe_row(row) for row in page["rows"])
         yield buf.getvalue().encode("utf-8")
 
 
@@ -166,7 +168,9 @@ async def _xlsx(pages: AsyncIterator[dict[str, Any]], sheet: str) -> AsyncIterat
 
     with tempfile.TemporaryFile() as tmp:
         # constant_memory: rows are flushed as written, so a large export stays small in RAM
-        book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False})
+        # strings_to_formulas off: a text cell such as "=HYPERLINK(...)" stays text.
+        options = {"constant_memory": True, "in_memory": False, "strings_to_formulas": False}
+        book = xlsxwriter.Workbook(tmp, options)
         ws = book.add_worksheet(sheet)
         row_no = 0
         async for page in pages:

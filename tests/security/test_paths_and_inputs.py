@@ -132,6 +132,10 @@ async def test_hostile_numbers_are_400_naming_the_parameter(
                 assert exc.code == 400, (payload, exc.code, exc.description)
             else:
                 raise AssertionError(f"{payload}: accepted")
+        # An empty change of an unknown user is a 404 (it was a KeyError, a 500).
+        admin = await gw.client("admin", via="api_key")
+        r = await admin.patch("/api/v1/users/%E0%B8%81%E0%B8%B2", json={})
+        assert r.status_code == 404, r.text
         # Redirect targets with control characters stay on the site.
         anon = await gw.client(None, follow_redirects=False)
         for target in ("/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil"):

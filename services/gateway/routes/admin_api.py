@@ -119,6 +119,9 @@ async def change_user(
 ) -> dict[str, Any]:
     """Change a user's role and/or password."""
     store = store_of(request)
+    if name not in store.users:
+        # An empty change of an unknown user reached store.users[name] below: a 500.
+        raise HTTPException(status_code=404, detail=f"unknown user {name!r}")
     try:
         if data.role is not None:
             await store.set_role(name, data.role)

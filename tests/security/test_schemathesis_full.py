@@ -4,6 +4,9 @@ The analyzer, ingest (with a watched folder), alerts and the gateway answer, so 
 metrics, programs, targets and alerts areas are fuzzed for real rather than timing out
 into 503s. Authenticated with an admin API key; zero 5xx allowed. The SSE streams never
 end by design (tested in tests/gateway/test_sse.py) and are left out.
+
+To dig deeper than the bounded default run: ``SECURITY_FUZZ_SEED=<n>`` and
+``SECURITY_FUZZ_EXAMPLES=<n>`` (default 11 and 25).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ async def test_full_api_has_no_server_errors(
             "--header",
             f"X-API-Key: {key}",
             "--max-examples",
-            "25",
+            os.environ.get("SECURITY_FUZZ_EXAMPLES", "25"),
             "--phases",
             "examples,coverage,fuzzing",
             # Streams never end; POST /api/v1/backups writes a whole archive per call.

@@ -131,6 +131,22 @@ async def test_no_page_shows_a_payload_unescaped(
         # Template syntax in data is shown as typed, never evaluated.
         workers = (await admin.get("/ui/fragments/work/workers", headers=HTML)).text
         assert TEMPLATE in workers
+        # Forms that re-render what was typed (errors, previews) escape it too.
+        evil = SCRIPT + IMG
+        posts = {
+            "/ui/targets": {"id": evil, "name": evil, "kind": "http", "url": evil},
+            "/ui/targets?ok": {"id": "xss-form", "name": evil, "kind": "http", "url": "http://x/"},
+            "/ui/alerts/rules": {"text": f"rules:\n  - name: {evil}\n    summary: {evil}\n"},
+            "/ui/alerts/silences": {"matchers": f"rule={evil}", "reason": evil},
+            "/settings/users": {"name": evil, "password": evil, "role": evil},
+            "/settings/keys": {"name": evil, "role": "viewer"},
+            f"/ui/programs/{PROGRAM_ID}/{quote(SCRIPT, safe='')}": {},
+            f"/ui/targets/{quote(IMG, safe='')}/test": {},
+        }
+        for where, form in posts.items():
+            response = await admin.post(where.split("?")[0], data=form, headers=HTML)
+            assert_escaped(f"POST {where}", response)
+            assert response.status_code not in (401, 403), f"POST {where}: refused"
         # The 404 page and a login redirect target reflect nothing either.
         anon = httpx.AsyncClient(base_url=product.gw.url)
         async with anon:

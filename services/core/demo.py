@@ -82,7 +82,9 @@ class DemoWriter:
             sim.errors += 1
             return
         target = 60 if sim.process == "packing" else self.rng.randint(8, 20)
-        if sim.scans < target and roll < 0.93:
+        # A packing tray is full at 60 (the analyzer counts 60 pcs per packing tray whatever
+        # was scanned); the other processes end a tray after a varying number of scans.
+        if sim.scans < target and (sim.process == "packing" or roll < 0.93):
             sim.scans += 1
             interval = round(self.rng.uniform(2, 9), 1)
             sim.work_s += interval

@@ -68,7 +68,7 @@ async def test_metrics_page_and_live_gauges_on_a_phone(make_settings: Any, bus: 
                 await expect(page.get_by_test_id("trend-badge")).to_be_visible()
                 await expect(page.get_by_test_id("heatmap")).to_be_visible()
                 drawn = await page.evaluate(
-                    "() => { const c = document.getElementById('metric-canvas');"
+                    "() => { const c = document.querySelector('[data-testid=metric-canvas]');"
                     " return !!(c && c._chart && c._chart.data.datasets[0].data.length); }"
                 )
                 assert drawn, "the chart was drawn with points"

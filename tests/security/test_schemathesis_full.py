@@ -63,7 +63,7 @@ async def test_full_api_has_no_server_errors(
             os.environ.get("SECURITY_FUZZ_EXAMPLES", "25"),
             "--phases",
             "examples,coverage,fuzzing",
-            # Streams never end; POST /api/v1/backups writes a whole archive per call.
+            # The SSE streams never end.
             "--exclude-path-regex",
             r"/stream$",
             "--request-timeout",

@@ -119,5 +119,13 @@ async def test_charts_survive_live_refresh(
         assert picked == ["choi", "kim"]
         assert not await page.is_checked(".radar-pick[aria-label=park]")
         await shot(page, "work-after-refresh")
+        # Dark theme: the charts' text and grid follow it (Chart.js's are for a light page).
+        await page.goto(gw.url + "/ui/theme/dark?next=/work")
+        await page.wait_for_selector("[data-testid=worker-radar]")
+        assert await page.evaluate("[Chart.defaults.color, Chart.defaults.borderColor]") == [
+            "#99a",
+            "#2a3038",
+        ]
+        await shot(page, "work-dark")
         assert errors == []
         await context.close()

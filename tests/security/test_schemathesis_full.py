@@ -27,9 +27,26 @@ from services.core.config import Settings
 from services.ingest.service import IngestService
 from tests.conftest import free_port
 from tests.gateway_harness import running_gateway
-from tests.security.product import write_work_logs
+from tests.security.product import PROGRAM_ID, TARGET_ID, feed, write_work_logs
 
 CLI = Path(sys.executable).with_name("schemathesis")
+# Half the generated ids are ones that exist, so the operations behind an id lookup are
+# fuzzed too rather than stopping at 404.
+CONFIG = f"""
+[dictionaries.programs]
+values = ["{PROGRAM_ID}"]
+[dictionaries.targets]
+values = ["{TARGET_ID}"]
+[dictionaries.exports]
+values = ["sessions", "errors"]
+[dictionaries.actions]
+values = ["start", "stop", "restart"]
+[parameters]
+"path.what" = {{ dictionary = "exports", probability = 0.5 }}
+"path.action" = {{ dictionary = "actions", probability = 0.5 }}
+"path.program_id" = {{ dictionary = "programs", probability = 0.5 }}
+"path.target_id" = {{ dictionary = "targets", probability = 0.5 }}
+"""
 
 
 @pytest.mark.skipif(not CLI.exists() and not shutil.which("schemathesis"), reason="no schemathesis")
@@ -50,9 +67,15 @@ async def test_full_api_has_no_server_errors(
         AlertsService(settings),
         running_gateway(settings) as gw,
     ):
+        # A program, a target, rules, a plugin and samples to fuzz around (hostile names).
+        await feed(gw, await gw.client("admin"))
         _info, key = await gw.service.auth.create_key("schemathesis", "admin", "test")
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(CONFIG)
         proc = await asyncio.create_subprocess_exec(
             str(CLI) if CLI.exists() else "schemathesis",
+            "--config-file",
+            str(config),
             "run",
             f"{gw.url}/api/v1/schema/openapi.json",
             "--checks",

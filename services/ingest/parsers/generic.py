@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import re
+from abc import ABC, abstractmethod
 from typing import Any
 
 import msgspec
@@ -26,7 +27,7 @@ DELIMITERS = (",", ";", "\t", "|")
 _json = msgspec.json.Decoder()
 
 
-class LogParser:
+class LogParser(ABC):
     """Shared frame: cut lines, blank lines, decoding, timestamp handling, LogBatch building."""
 
     name = "log"
@@ -58,8 +59,9 @@ class LogParser:
                 out.records.append(record)
         return out
 
+    @abstractmethod
     def record(self, line: Line, text: str) -> contracts.LogRecord | None:
-        raise NotImplementedError
+        """One decoded line as a record (None: nothing to keep); ValueError when it is bad."""
 
     @staticmethod
     def timestamp(fields: dict[str, Any]) -> str | None:

@@ -1,5 +1,6 @@
 """Work analytics: KPI refresh after +100 rows vs a pandas recompute, durable backfill of 1M
-rows vs pandas reading and analysing the same files, and append-to-KpiUpdate latency."""
+rows vs pandas reading and analysing the same files, append-to-KpiUpdate latency on NATS and
+append-to-browser latency (watched file → SSE client, in bench/work_browser.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import msgspec
 import pandas as pd
 
 from bench.common import Figure, percentile
+from bench.work_browser import browser_latency
 from services.analyzer.work import queries
 from services.analyzer.work.component import DURABLE, WorkAnalytics
 from services.analyzer.work.filters import WorkFilter
@@ -290,4 +292,5 @@ async def run(quick: bool) -> list[Figure]:
         root = Path(tmp)
         figures = refresh_figures(batches, root, quick)
         figures += await backfill_figures(batches, root)
+        figures += await browser_latency(root, quick)
     return figures

@@ -9,6 +9,7 @@ import importlib
 import inspect
 import os
 import platform
+import re
 import traceback
 from pathlib import Path
 
@@ -53,29 +54,60 @@ def render(results: dict[str, tuple[list[Figure], str]], quick: bool) -> str:
         f"Machine: {machine()}.",
         "",
         "Each figure stands beside a baseline measured in the same run on the same machine.",
+        "`just bench NAME` re-runs one module and replaces only its section (dated).",
         "",
     ]
-    for name, (figures, error) in results.items():
-        module = importlib.import_module(f"bench.{name}")
-        title = (module.__doc__ or name).strip().splitlines()[0]
-        lines += [f"## {title}", "", f"`bench/{name}.py`", ""]
-        if error:
-            lines += ["Failed in this run:", "", "```", error.strip(), "```", ""]
-            continue
-        lines += [
-            "| figure | value | baseline | baseline value | ratio | target | met |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for f in figures:
-            base = "—" if f.baseline_value is None else f"{f.baseline_value:,.4g} {f.unit}"
-            met = {True: "yes", False: "**no**", None: "—"}[f.met]
-            lines.append(
-                f"| {f.name} | {f.value:,.4g} {f.unit} | {f.baseline_name} | {base} "
-                f"| {f.ratio()} | {f.target or '—'} | {met} |"
-            )
-        notes = [f"- {f.name}: {f.note}" for f in figures if f.note]
-        lines += ["", *notes, ""] if notes else [""]
+    for name, result in results.items():
+        lines.append(render_section(name, result, ""))
     return "\n".join(lines)
+
+
+SECTION_MODULE = re.compile(r"^`bench/(bench_\w+)\.py`", re.MULTILINE)
+
+
+def merge(existing: str, results: dict[str, tuple[list[Figure], str]], quick: bool) -> str:
+    """Replace the sections of the modules just run; keep every other section as it was."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = f"Re-run alone on {now}{' (quick mode)' if quick else ''} on {machine()}."
+    head, *chunks = re.split(r"(?m)^(?=## )", existing)
+    out = [head]
+    done = set()
+    for chunk in chunks:
+        match = SECTION_MODULE.search(chunk)
+        name = match.group(1) if match else ""
+        if name in results:
+            out.append(render_section(name, results[name], stamp))
+            done.add(name)
+        else:
+            out.append(chunk)
+    out += [render_section(n, r, stamp) for n, r in results.items() if n not in done]
+    return "".join(out)
+
+
+def render_section(name: str, result: tuple[list[Figure], str], stamp: str) -> str:
+    figures, error = result
+    module = importlib.import_module(f"bench.{name}")
+    title = (module.__doc__ or name).strip().splitlines()[0]
+    lines = [f"## {title}", "", f"`bench/{name}.py`", ""]
+    if stamp:
+        lines += [stamp, ""]
+    if error:
+        lines += ["Failed in this run:", "", "```", error.strip(), "```", ""]
+        return "\n".join(lines) + "\n"
+    lines += [
+        "| figure | value | baseline | baseline value | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        base = "—" if f.baseline_value is None else f"{f.baseline_value:,.4g} {f.unit}"
+        met = {True: "yes", False: "**no**", None: "—"}[f.met]
+        lines.append(
+            f"| {f.name} | {f.value:,.4g} {f.unit} | {f.baseline_name} | {base} "
+            f"| {f.ratio()} | {f.target or '—'} | {met} |"
+        )
+    notes = [f"- {f.name}: {f.note}" for f in figures if f.note]
+    lines += ["", *notes, ""] if notes else [""]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -97,7 +129,10 @@ def main() -> None:
             )
         if error:
             print(error)
-    text = render(results, args.quick)
+    if args.names and DOC.exists():
+        text = merge(DOC.read_text(encoding="utf-8"), results, args.quick)
+    else:
+        text = render(results, args.quick)
     if not args.no_write:
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC}")

@@ -9,13 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, event, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, create_engine
 
 from services.alerts.alert import Alert, Transition
 from services.alerts.model import Silence
-from services.core.sqlite import sqlite_engine
 
 T = TypeVar("T")
 
@@ -98,7 +97,17 @@ DELIVERY_T: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
 
 
 def _engine(path: Path) -> Engine:
-    return sqlite_engine(path, connect_args={"check_same_thread": False})
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn: Any, _record: Any) -> None:
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+    return engine
 
 
 class AlertStore:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from services.analyzer.work.schema import DAILY_SUMS, SESSION_COLUMNS, WorkBase
 from services.analyzer.work.sessions import (
@@ -26,19 +26,25 @@ from services.analyzer.work.timeline import Slot, Timeline
 from services.analyzer.work.values import as_float, as_text, iso, parse_ts, seconds
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.contracts import WorkBatch
-from services.core.sqlite import sqlite_engine
 
 NO_NAME = 1e18  # name_ts of an item row that has no name yet
 
 
 def open_engine(path: Path) -> Engine:
     """A SQLite engine in WAL mode (readers never block the writer)."""
-    engine = sqlite_engine(
-        path,
-        # 64 MiB of cache: the index pages of a backfill stay hot.
-        extra_pragmas=("cache_size=-65536", "temp_store=MEMORY"),
-        connect_args={"check_same_thread": False},
-    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a backfill stay hot
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
     WorkBase.metadata.create_all(engine)
     return engine
 

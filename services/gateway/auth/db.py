@@ -6,16 +6,23 @@ import asyncio
 import concurrent.futures
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from services.core.sqlite import sqlite_engine
 from services.gateway.auth import models  # noqa: F401  (registers the tables)
 
 T = TypeVar("T")
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
 
 
 class GatewayDb:
@@ -24,9 +31,12 @@ class GatewayDb:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.engine: Engine = sqlite_engine(
-            path, connect_args={"check_same_thread": False}, poolclass=StaticPool
+        self.engine: Engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"check_same_thread": False},
+            poolclass=StaticPool,
         )
+        event.listen(self.engine, "connect", _on_connect)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
 
     def create_schema(self) -> None:

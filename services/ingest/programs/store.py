@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, create_engine, select
 
 from services.core.config.programs import ProgramSpec
 from services.core.logs import get_logger
-from services.core.sqlite import sqlite_engine
 
 DB_NAME = "ingest-programs.sqlite"
 PROGRAM_TABLE = "ingest_program"
@@ -61,13 +60,21 @@ class Runtime:
     last_exit_code: int | None
 
 
+def _wal(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 class ProgramStore:
     """Owns the SQLite file; ``save_*``/``forget_*`` queue writes for the writer task."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_NAME
-        self.engine: Engine = sqlite_engine(self.path)
+        self.engine: Engine = create_engine(f"sqlite:///{self.path}")
+        event.listen(self.engine, "connect", _wal)
         tables = [SQLModel.metadata.tables[name] for name in (PROGRAM_TABLE, RUNTIME_TABLE)]
         SQLModel.metadata.create_all(self.engine, tables=tables)
         self._queue: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] = asyncio.Queue()

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
-from services.core.sqlite import sqlite_engine
 from services.ingest.tail.identity import TrackedFile
 
 FILE_NAME = "ingest-offsets.sqlite"
@@ -75,7 +74,8 @@ class CheckpointStore:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / FILE_NAME
-        self.engine = sqlite_engine(self.path)
+        self.engine = sa.create_engine(f"sqlite:///{self.path}")
+        sa.event.listen(self.engine, "connect", self._pragmas)
         _TABLE.create(self.engine, checkfirst=True)
         # One thread owns every write, so SQLite sees a single writer.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-offsets")
@@ -84,6 +84,15 @@ class CheckpointStore:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+
+    @staticmethod
+    def _pragmas(conn: Any, _record: Any) -> None:
+        cursor = conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # A commit survives a killed process; only a power cut can lose the last ones,
+        # and then the broker's duplicate window drops the re-sent batches.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
     def load(self, source: str) -> list[TrackedFile]:
         """Every checkpoint of one source (read once at start, before the writer runs)."""

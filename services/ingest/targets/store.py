@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -18,7 +19,6 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Field, SQLModel
 
 from services.core.config.targets import TargetSpec
-from services.core.sqlite import sqlite_engine
 from services.ingest.targets.result import CheckResult
 
 DB_NAME = "ingest-targets.sqlite"
@@ -51,12 +51,20 @@ LAST = TargetLastStatusRow.__table__  # type: ignore[attr-defined]
 Write = Callable[[sa.Connection], None]
 
 
+def _wal(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class TargetStore:
     """The registry database of the ingest service's target component."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / DB_NAME
-        self.engine = sqlite_engine(self.path)
+        self.engine = sa.create_engine(f"sqlite:///{self.path}")
+        sa.event.listen(self.engine, "connect", _wal)
         self._queue: asyncio.Queue[tuple[Write, asyncio.Future[None] | None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 

@@ -29,6 +29,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from services.core.bus import Bus
 from services.core.logs import get_logger
 from services.core.streams import STREAMS, StreamSpec
+from services.gateway.sse_rows import ROWS_FAMILY, rows_data
 
 log = get_logger("gateway")
 
@@ -55,6 +56,8 @@ class HubEvent:
     data: str
     stream: str = ""
     seq: int = 0
+    # For a stored WorkBatch: its ``rows`` summary, sent with the same id (one queue item).
+    rows: HubEvent | None = None
 
     @cached_property
     def frame_tail(self) -> bytes:
@@ -73,7 +76,11 @@ class ClientFilter:
     severities: frozenset[str] = frozenset()
 
     def wants(self, event: HubEvent) -> bool:
-        if self.families and event.family not in self.families:
+        if event.family == ROWS_FAMILY:
+            # Derived: only for clients that name it (an unfiltered client gets ``work``).
+            if ROWS_FAMILY not in self.families:
+                return False
+        elif self.families and event.family not in self.families:
             return False
         tokens = event.subject.split(".")
         if (
@@ -88,7 +95,27 @@ class ClientFilter:
         """The subjects of ``spec`` this filter can want (none: skip the stream)."""
         if not self.families:
             return list(spec.subjects)
-        return [p for p in spec.subjects if family_of(p) in self.families]
+        families = self.families | {"work"} if ROWS_FAMILY in self.families else self.families
+        return [p for p in spec.subjects if family_of(p) in families]
+
+    def parts(self, event: HubEvent) -> tuple[HubEvent, ...]:
+        """What this client gets of one stored item: the event, its ``rows`` summary, both."""
+        rows = event.rows
+        if rows is None:
+            return (event,) if self.wants(event) else ()
+        wanted = tuple(e for e in (event, rows) if self.wants(e))
+        return wanted
+
+
+def stored_event(subject: str, payload: bytes, stream: str, seq: int) -> HubEvent:
+    """A stored message as a hub event; a WorkBatch also gets its ``rows`` summary."""
+    family = family_of(subject)
+    rows = None
+    if family == "work":
+        text = rows_data(payload, subject, seq)
+        if text is not None:
+            rows = HubEvent(ROWS_FAMILY, subject, text, stream, seq)
+    return HubEvent(family, subject, payload.decode("utf-8", "replace"), stream, seq, rows)
 
 
 HEARTBEAT = HubEvent("", "", "")  # queued by the heartbeat loop; never sent as an event
@@ -201,18 +228,16 @@ class SseHub:
         stream = short(meta.stream)
         seq = meta.sequence.stream
         self.last_seq[stream] = max(self.last_seq.get(stream, 0), seq)
-        family = family_of(msg.subject)
-        if family in _PRIVATE_FAMILIES:
+        if family_of(msg.subject) in _PRIVATE_FAMILIES:
             return
-        data = msg.data.decode("utf-8", "replace")
-        self.broadcast(HubEvent(family, msg.subject, data, stream, seq))
+        self.broadcast(stored_event(msg.subject, msg.data, stream, seq))
 
     def broadcast(self, event: HubEvent) -> None:
         self.published += 1
         for listener in self.listeners:
             listener(event.family)
         for client in list(self.clients):
-            if not client.filter.wants(event):
+            if not client.filter.parts(event):
                 continue
             try:
                 client.queue.put_nowait(event)
@@ -278,13 +303,7 @@ class SseHub:
                         break
                     meta = msg.metadata
                     budget -= 1
-                    yield HubEvent(
-                        family_of(msg.subject),
-                        msg.subject,
-                        msg.data.decode("utf-8", "replace"),
-                        name,
-                        meta.sequence.stream,
-                    )
+                    yield stored_event(msg.subject, msg.data, name, meta.sequence.stream)
                     if meta.num_pending == 0:
                         break
             finally:
@@ -326,7 +345,7 @@ class SseHub:
         try:
             client.replaying = bool(client.resume_from)
             async for old in self._replay(client):
-                if client.filter.wants(old):
+                if client.filter.parts(old):
                     client.position[old.stream] = old.seq
                     client.sent += 1
                     yield old

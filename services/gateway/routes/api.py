@@ -55,7 +55,7 @@ async def stream(
             if batch is None:
                 yield b": heartbeat\n\n"
                 continue
-            parts = [e.frame_tail for e in batch]
+            parts = [p.frame_tail for e in batch for p in client.filter.parts(e)]
             if batch[-1].stream:
                 # Only the last event of a write carries the id: a resume never skips one.
                 parts[-1] = _id_line(hub.event_id(client)).encode() + parts[-1]

@@ -8,10 +8,6 @@ import importlib
 import sys
 from typing import Any
 
-import msgspec
-
-from services.core import contracts
-
 SERVICE_COMMANDS = ("ingest", "analyzer", "alerts", "gateway")
 
 
@@ -50,7 +46,9 @@ def _extra_commands() -> list[Any]:
     return found
 
 
-def _find_event(name: str) -> type[contracts.Event] | None:
+def _find_event(name: str) -> Any:
+    from services.core import contracts
+
     wanted = name.lower().replace("-", "_")
     for kind in contracts.EVENT_TYPES:
         tag = contracts.schema_tag(kind)
@@ -61,6 +59,10 @@ def _find_event(name: str) -> type[contracts.Event] | None:
 
 
 def cmd_schema(name: str | None) -> int:
+    import msgspec
+
+    from services.core import contracts
+
     if name:
         kind = _find_event(name)
         if kind is None:
@@ -75,6 +77,7 @@ def cmd_schema(name: str | None) -> int:
 
 
 async def _status(settings: Any) -> int:
+    from services.core import contracts
     from services.core.bus import Bus, BusUnavailable
 
     try:
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             rest += ["--log-level", args.log_level]
         module.main(rest)
         return
-    from services.core.service import load_or_exit
+    from services.core.startup import load_or_exit
 
     settings = load_or_exit(
         args, "up" if command == "up" else command, uses_data=command != "status"

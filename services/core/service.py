@@ -7,9 +7,9 @@ service until SIGTERM/SIGINT, turning start-up failures into one readable line.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -20,28 +20,32 @@ from typing import Any, ClassVar
 
 from services.core import contracts
 from services.core.bus import Bus, BusUnavailable
-from services.core.config import ConfigError, Settings, load_settings
-from services.core.logs import get_logger, setup_logging
+from services.core.config import Settings
+from services.core.logs import get_logger
 
+# Re-exported: services and tests import these from here; they live in startup.py so that
+# the supervisor can use them without importing the bus.
+from services.core.startup import (
+    StartupError,
+    base_parser,
+    check_port_free,
+    ensure_writable,
+    load_or_exit,
+    release_free_memory,
+)
 
-class StartupError(Exception):
-    """A service cannot start; the message is one line for a person."""
+__all__ = [
+    "StartupError",
+    "VigilService",
+    "base_parser",
+    "check_port_free",
+    "ensure_writable",
+    "load_or_exit",
+    "run_main",
+    "serve_until_stopped",
+]
 
-
-def ensure_writable(path: os.PathLike[str] | str) -> None:
-    """Create ``path`` if needed and prove we can write in it."""
-    from pathlib import Path
-
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".vigil-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise StartupError(
-            f"data directory {folder} is not writable: {exc.strerror or exc}"
-        ) from None
+TRIM_EVERY_S = 60.0
 
 
 class VigilService:
@@ -134,6 +138,21 @@ async def _watch_parent(stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _keep_heap_trim(stop: asyncio.Event) -> None:
+    """Give freed heap back to the OS once ready, then now and then (see release_free_memory).
+
+    Trimming right away drops what imports and start-up left behind; a slow period after
+    catches large transient work (a backfill, a big export) without costing anything
+    measurable (one malloc_trim walks the heap in a few milliseconds).
+    """
+    gc.collect()
+    release_free_memory()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), TRIM_EVERY_S)
+        release_free_memory()
+
+
 async def serve_until_stopped(
     service_cls: type[VigilService], settings: Settings, stop: asyncio.Event | None = None
 ) -> None:
@@ -148,43 +167,10 @@ async def serve_until_stopped(
         watcher = asyncio.create_task(_watch_parent(stop))
     async with service_cls(settings) as service:
         service.stopping = stop
+        service.spawn(_keep_heap_trim(stop), "heap-trim")
         await stop.wait()
     if watcher:
         watcher.cancel()
-
-
-def base_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--config", help="path to vigil.toml (default: ./vigil.toml)")
-    parser.add_argument("--log-level", help="debug, info, warning or error")
-    return parser
-
-
-def load_or_exit(args: argparse.Namespace, service: str, *, uses_data: bool = True) -> Settings:
-    """Settings from the command line's config, or one line on stderr and a non-zero exit."""
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"vigil {service}: config error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    level = args.log_level or settings.log.level
-    if level.lower() not in {"debug", "info", "warning", "error"}:
-        print(f"vigil {service}: --log-level: expected debug|info|warning|error", file=sys.stderr)
-        raise SystemExit(2)
-    if uses_data:
-        try:
-            ensure_writable(settings.data_path)
-        except StartupError as exc:
-            print(f"vigil {service}: {exc}", file=sys.stderr)
-            raise SystemExit(1) from None
-    setup_logging(
-        service,
-        level,
-        settings.data_path / "logs" if uses_data else None,
-        max_bytes=settings.log.file_max_bytes,
-        backups=settings.log.file_backups,
-    )
-    return settings
 
 
 def run_main(service_cls: type[VigilService], argv: list[str] | None = None) -> None:

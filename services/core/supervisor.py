@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from services.core.broker import BrokerError, EmbeddedBroker
 from services.core.config import Settings
 from services.core.logs import get_logger
-from services.core.service import StartupError, ensure_writable
+from services.core.startup import StartupError, check_port_free, ensure_writable
 
 SERVICES = ("ingest", "analyzer", "alerts", "gateway")
 STOP_GRACE_S = 3.0
@@ -63,8 +63,6 @@ class Supervisor:
     async def run(self) -> None:
         ensure_writable(self.settings.data_path)
         if "gateway" in self.children:
-            from services.gateway.service import check_port_free
-
             check_port_free(self.settings.gateway.bind, self.settings.gateway.port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

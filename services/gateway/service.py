@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import socket
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from services.core.service import StartupError, VigilService
+from services.core.service import StartupError, VigilService, check_port_free
 from services.gateway.app import create_app
 from services.gateway.audit import AuditLog
 from services.gateway.auth.store import AuthStore
 from services.gateway.wiring import open_state
 
 FLUSH_EVERY_S = 30.0
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Fail early with one line when the HTTP port is taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(f"port {port} on {host} is already in use") from None
-            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def tls_files(cert: str, key: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.file_system import BaseLocalFileSystem
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins import PluginProtocol
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -66,6 +67,18 @@ def route_handlers() -> list[Any]:
     return handlers
 
 
+class _Litestar(Litestar):
+    """Litestar with only its msgspec plugin: no route takes or returns a pydantic or attrs
+    model, and the default pydantic plugin alone loads pydantic.v1 and attrs (~4 MB)."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        plugins.append(MsgspecDIPlugin())
+        return plugins
+
+
 def create_app(state: GatewayState, lifespan: list[Any] | None = None) -> Litestar:
     """Build the gateway app around ``state`` (settings, bus, SSE hub, auth store)."""
     static = create_static_files_router(
@@ -89,7 +102,7 @@ def create_app(state: GatewayState, lifespan: list[Any] | None = None) -> Litest
         paths: set[str] = getattr(handler, "paths", set())
         if paths and not all(p.startswith("/api/") for p in paths):
             handler.include_in_schema = False
-    app = Litestar(
+    app = _Litestar(
         route_handlers=[*handlers, static],
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(

@@ -75,6 +75,7 @@ class GatewayService(VigilService):
             log_config=None,
             access_log=cfg.access_log,
             lifespan="on",
+            ws="none",  # no websocket routes (live pages use SSE); "auto" loads websockets
             timeout_graceful_shutdown=2,
             **tls,
         )

@@ -4,13 +4,18 @@ Layout (little endian): ``zero_count f8, n_pos u4, n_neg u4``, then the positive
 bins as ``n_pos`` int32 keys and ``n_pos`` float32 counts, then the negative bins
 alike. Only non-empty bins are kept. Keys are the library's logarithmic-mapping
 keys, so a decoded sketch answers within the same relative accuracy.
+
+Plain ``array`` rather than numpy: the analyzer encodes sketches on every rollup,
+and numpy (~11 MB resident) then stays loaded only once someone queries history.
 """
 
 from __future__ import annotations
 
 import struct
+from array import array
+from itertools import compress
+from typing import Any
 
-import numpy as np
 from ddsketch import DDSketch
 from ddsketch.mapping import LogarithmicMapping
 
@@ -22,15 +27,19 @@ def new_sketch(accuracy: float) -> DDSketch:
     return DDSketch(accuracy)
 
 
-def _bins(store: object) -> tuple[np.ndarray, np.ndarray]:
+def _bins(store: object) -> tuple[array[int], array[float]]:
     # DenseStore documents ``bins`` and ``offset`` as its attributes.
-    counts = np.asarray(getattr(store, "bins", []), dtype=np.float64)
-    if counts.size == 0:
-        return np.empty(0, np.int32), np.empty(0, np.float32)
-    keys = np.nonzero(counts)[0]
-    return (keys + int(getattr(store, "offset", 0))).astype(np.int32), counts[keys].astype(
-        np.float32
-    )
+    bins: list[float] = getattr(store, "bins", [])
+    start = int(getattr(store, "offset", 0))
+    # compress() keeps the non-empty bins at C speed (numpy's nonzero did the same).
+    keys = array("i", compress(range(start, start + len(bins)), bins))
+    return keys, array("f", compress(bins, bins))
+
+
+def _read(code: str, data: memoryview, at: int, n: int) -> list[Any]:
+    values = array(code)
+    values.frombytes(data[at : at + values.itemsize * n])
+    return values.tolist()
 
 
 def encode(sketch: DDSketch) -> bytes:
@@ -38,7 +47,7 @@ def encode(sketch: DDSketch) -> bytes:
     neg_keys, neg_counts = _bins(sketch._negative_store)
     return b"".join(
         (
-            _HEAD.pack(float(sketch._zero_count), pos_keys.size, neg_keys.size),
+            _HEAD.pack(float(sketch._zero_count), len(pos_keys), len(neg_keys)),
             pos_keys.tobytes(),
             pos_counts.tobytes(),
             neg_keys.tobytes(),
@@ -62,19 +71,20 @@ class SketchCodec:
     def merge_into(self, sketch: DDSketch, data: bytes) -> None:
         """Add the bins stored in ``data`` to ``sketch`` (a merge without a second object)."""
         zero, n_pos, n_neg = _HEAD.unpack_from(data)
+        view = memoryview(data)
         at = _HEAD.size
-        pos_keys = np.frombuffer(data, np.int32, n_pos, at)
+        pos_keys = _read("i", view, at, n_pos)
         at += 4 * n_pos
-        pos_counts = np.frombuffer(data, np.float32, n_pos, at)
+        pos_counts = _read("f", view, at, n_pos)
         at += 4 * n_pos
-        neg_keys = np.frombuffer(data, np.int32, n_neg, at)
+        neg_keys = _read("i", view, at, n_neg)
         at += 4 * n_neg
-        neg_counts = np.frombuffer(data, np.float32, n_neg, at)
+        neg_counts = _read("f", view, at, n_neg)
         value = self.mapping.value
         # Each bin's representative value maps back onto the same key.
-        for key, count in zip(pos_keys.tolist(), pos_counts.tolist(), strict=True):
+        for key, count in zip(pos_keys, pos_counts, strict=True):
             sketch.add(value(key), count)
-        for key, count in zip(neg_keys.tolist(), neg_counts.tolist(), strict=True):
+        for key, count in zip(neg_keys, neg_counts, strict=True):
             sketch.add(-value(key), count)
         if zero:
             sketch.add(0.0, zero)

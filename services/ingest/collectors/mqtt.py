@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-
-import aiomqtt
+from typing import TYPE_CHECKING
 
 from services.core.config.metrics import MqttBridgeSettings
 from services.core.contracts import MetricSample
 from services.core.logs import get_logger
 from services.ingest.collectors.mqtt_payload import MetricRejected, to_sample, topic_matches
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 log = get_logger("ingest")
 Emit = Callable[[str, list[MetricSample]], Awaitable[None]]
@@ -53,6 +55,8 @@ class MqttBridge:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, subscribe, read; on any broker failure wait (backoff) and try again."""
+        import aiomqtt  # here: only a configured bridge needs the MQTT client
+
         flusher = asyncio.create_task(self._flush_loop(stop))
         delay = self.settings.reconnect_min_s
         try:
@@ -79,6 +83,8 @@ class MqttBridge:
             await self.flush()
 
     async def _session(self, stop: asyncio.Event) -> None:
+        import aiomqtt
+
         cfg = self.settings
         async with aiomqtt.Client(
             cfg.host,

@@ -9,8 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from services.core.config.targets import TargetSpec
 from services.ingest.targets.result import CheckResult, Status, describe_error, sample, tls_context
 
@@ -50,6 +48,8 @@ def _expected(spec: TargetSpec, code: int) -> bool:
 
 async def check_http(spec: TargetSpec, secret: str = "") -> CheckResult:
     """Request ``spec.url`` once; up when the status (and body) match, down otherwise."""
+    import httpx  # here: ~5 MB (with rich/click) that an ingest without targets never needs
+
     headers = dict(spec.headers)
     if secret and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = f"Bearer {secret}"

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from services.core.config.targets import TargetSpec
 from services.ingest.targets.result import (
@@ -25,6 +23,9 @@ from services.ingest.targets.result import (
     tls_context,
 )
 from services.ingest.targets.usage import UsageTracker, budget_ratio
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: ~5 MB (with rich/click) an idle ingest never needs
 
 ERROR_WINDOW = 20
 DEFAULT_SLOW_MS = 2000.0
@@ -65,6 +66,8 @@ class ModelProbe:
         self.usage = UsageTracker(spec.usage_file, spec.prices) if spec.usage_file else None
 
     async def check(self, secret: str) -> CheckResult:
+        import httpx
+
         spec = self.spec
         lost: list[tuple[int, str]] = []
         steps: list[Step] = []
@@ -119,6 +122,8 @@ class ModelProbe:
     async def _list_models(
         self, client: httpx.AsyncClient, base: str, steps: list[Step], lost: list[tuple[int, str]]
     ) -> tuple[bool, float | None]:
+        import httpx
+
         started = time.perf_counter()
         try:
             response = await client.get(f"{base}/models")
@@ -161,6 +166,8 @@ class ModelProbe:
     async def _complete(
         self, client: httpx.AsyncClient, base: str, steps: list[Step], lost: list[tuple[int, str]]
     ) -> None:
+        import httpx
+
         payload = {
             "model": self.spec.model or (self.listed[0] if self.listed else ""),
             "messages": [{"role": "user", "content": "ping"}],

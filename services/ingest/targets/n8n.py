@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter, defaultdict
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from services.core.config.targets import TargetSpec
 from services.ingest.targets.result import CheckResult, Status, describe_error, sample, tls_context
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: ~5 MB (with rich/click) an idle ingest never needs
 
 FAILED = {"error", "crashed"}
 
@@ -125,6 +126,8 @@ def summarise(
 
 async def check_n8n(spec: TargetSpec, secret: str) -> CheckResult:
     """Fetch workflows and executions; down when the API cannot be used, with the reason."""
+    import httpx
+
     headers = {"X-N8N-API-KEY": secret, "Accept": "application/json"}
     started = time.perf_counter()
     try:

@@ -44,6 +44,11 @@ class AlertEngine:
         self.notices: list[Notice] = []
         self.samples_seen = 0
         self.samples_dropped = 0
+        self.samples_late = 0
+        # Newest evaluated sample time per watched series: restored at start, and the ones
+        # that moved since the last drain go to the store with the transitions they caused.
+        self.marks: dict[SeriesKey, float] = {}
+        self._dirty_marks: dict[SeriesKey, float] = {}
         self.rules: dict[str, Rule] = {}
         self.detectors = EventDetectors(self)
         self.set_rules(rules)
@@ -93,7 +98,8 @@ class AlertEngine:
         self._dispatch(now)
 
     def _new_series(self, key: SeriesKey, name: str, labels: dict[str, str]) -> Series:
-        series = self.series[key] = Series(name, labels, SeriesWindow(0.0))
+        series = self.series[key] = Series(name, labels, SeriesWindow(0.0), key=key)
+        series.last_ts = self.marks.get(key, series.last_ts)
         self._bind_series(series)
         return series
 
@@ -107,6 +113,13 @@ class AlertEngine:
             self.detectors.saw_metric(series.name, series.labels, ts)
         if not series.rules:
             return
+        if ts < series.last_ts:
+            # Older than a sample already evaluated: a redelivery after a crash (whose
+            # transitions are already stored) or a late host; evaluating it would replay them.
+            self.samples_late += 1
+            return
+        if ts > series.last_ts:
+            series.last_ts = self._dirty_marks[series.key] = ts
         series.window.add(ts, value)
         for rule in series.rules:
             if rule.kind == "consecutive":
@@ -355,8 +368,14 @@ class AlertEngine:
         self._pending.update(fp for fp, a in self.alerts.items() if a.notify_pending)
         self._dispatch(self.clock())
 
-    def restore(self, alerts: list[Alert], last_notified: dict[str, float]) -> None:
+    def restore(
+        self,
+        alerts: list[Alert],
+        last_notified: dict[str, float],
+        marks: dict[SeriesKey, float] | None = None,
+    ) -> None:
         """State from the store after a restart: nothing already notified goes out again."""
+        self.marks.update(marks or {})
         for alert in alerts:
             if alert.rule in self.rules:
                 self.alerts[alert.fingerprint] = alert
@@ -377,3 +396,8 @@ class AlertEngine:
         transitions, notices = self.transitions, self.notices
         self.transitions, self.notices = [], []
         return transitions, notices
+
+    def drain_marks(self) -> dict[SeriesKey, float]:
+        """Series marks that moved since the last call (stored with the transitions)."""
+        marks, self._dirty_marks = self._dirty_marks, {}
+        return marks

@@ -75,6 +75,8 @@ class Notice:
     group_key: str
     alerts: list[dict[str, Any]]
     created_at: float
+    # Stable id of this notification (outbox row): a receiver drops a repeat after a crash.
+    delivery_id: str = ""
 
 
 @dataclass

@@ -32,6 +32,9 @@ class Series:
     rules: list[Rule] = field(default_factory=list)
     # Per bound rule: the alert's labels and fingerprint, computed once (hot path).
     identity: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
+    key: SeriesKey = ("", ())
+    # The newest sample time evaluated (persisted as the series' mark in alerts.sqlite).
+    last_ts: float = float("-inf")
 
 
 class RuleIndex:

@@ -1,7 +1,10 @@
 """Deliver notices: webhook (HMAC-SHA256 signed), Slack-compatible webhook and e-mail, with retries.
 
 Notices wait in a queue served by background tasks, so a slow or failing receiver
-never blocks rule evaluation. Every attempt is written to the delivery log.
+never blocks rule evaluation. Every attempt is written to the delivery log. A notice comes
+from the outbox (services/alerts/outbox.py) and is marked done there once every endpoint
+answered; each carries its ``delivery_id`` (header ``X-Vigil-Delivery-Id`` and the body) so
+a receiver can drop the repeat that a crash between sending and marking causes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from email.message import EmailMessage
 from typing import Any
 
@@ -24,6 +28,7 @@ from services.alerts.store import AlertStore
 from services.core.logs import get_logger
 
 SIGNATURE_HEADER = "X-Vigil-Signature"
+DELIVERY_ID_HEADER = "X-Vigil-Delivery-Id"
 log = get_logger("alerts")
 
 
@@ -40,6 +45,7 @@ def notice_payload(notice: Notice) -> dict[str, Any]:
         for a in notice.alerts
     ]  # fmt: skip
     return {
+        "delivery_id": notice.delivery_id,
         "receiver": notice.receiver,
         "kind": notice.kind,
         "group_key": notice.group_key,
@@ -55,6 +61,8 @@ def notice_text(notice: Notice) -> str:
         value = "" if a.get("value") is None else f" value={a['value']:g}"
         head = f"- {a['severity'].upper()} {a['rule']} [{a['state']}]{value}"
         lines.append(f"{head} {labels} {a['summary']}".rstrip())
+    # The idempotency id of this notification: a repeat after a crash has the same one.
+    lines.append(f"delivery-id: {notice.delivery_id}")
     return "\n".join(lines)
 
 
@@ -80,6 +88,7 @@ class Deliverer:
         self.receivers = {r.name: r for r in receivers}
 
     def submit(self, notice: Notice) -> None:
+        notice.delivery_id = notice.delivery_id or uuid.uuid4().hex
         self.queue.put_nowait(notice)
 
     def start(self) -> None:
@@ -117,13 +126,22 @@ class Deliverer:
                     notice, "unknown", notice.receiver, 1, "failed", None, "no such receiver", 0.0
                 )
                 self.failed += 1
+                self._done(notice, "failed")
                 return
             if notice.kind == "resolved" and not receiver.send_resolved:
+                self._done(notice, "skipped")
                 return
             endpoints = receiver.urls if receiver.kind != "email" else (",".join(receiver.to),)
-            await asyncio.gather(*(self._with_retries(receiver, notice, ep) for ep in endpoints))
+            sent = await asyncio.gather(
+                *(self._with_retries(receiver, notice, ep) for ep in endpoints)
+            )
+            self._done(notice, "ok" if all(sent) else "failed")
 
-    async def _with_retries(self, receiver: ReceiverConfig, notice: Notice, endpoint: str) -> None:
+    def _done(self, notice: Notice, status: str) -> None:
+        """Mark the outbox row: it is not sent again after a restart."""
+        self.store.put("outbox_done", (notice.delivery_id, status, time.time()))
+
+    async def _with_retries(self, receiver: ReceiverConfig, notice: Notice, endpoint: str) -> bool:
         attempts = receiver.retries + 1
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
@@ -142,7 +160,7 @@ class Deliverer:
                     started,
                 )
                 self.failed += 1
-                return
+                return False
             except Exception as exc:
                 last = attempt == attempts
                 error = f"{type(exc).__name__}: {exc}"[:500]
@@ -161,12 +179,13 @@ class Deliverer:
                     log.warning(
                         "delivery failed", receiver=receiver.name, endpoint=endpoint, error=error
                     )
-                    return
+                    return False
                 await asyncio.sleep(receiver.backoff_s * 2 ** (attempt - 1))
                 continue
             self._log(notice, receiver.kind, endpoint, attempt, "ok", status, "", started)
             self.delivered += 1
-            return
+            return True
+        return False
 
     async def _send_once(
         self, receiver: ReceiverConfig, notice: Notice, endpoint: str
@@ -178,7 +197,11 @@ class Deliverer:
             body = json.dumps({"text": notice_text(notice)}, ensure_ascii=False).encode()
         else:
             body = json.dumps(notice_payload(notice), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", **receiver.headers}
+        headers = {
+            "Content-Type": "application/json",
+            **receiver.headers,
+            DELIVERY_ID_HEADER: notice.delivery_id,
+        }
         if receiver.secret:
             headers[SIGNATURE_HEADER] = sign(receiver.secret, body)
         response = await self.client.post(
@@ -198,6 +221,9 @@ class Deliverer:
         )
         message["From"] = receiver.sender
         message["To"] = ", ".join(receiver.to)
+        # A repeat after a crash keeps its Message-ID: mail systems show it once.
+        message["Message-ID"] = f"<{notice.delivery_id}@vigil>"
+        message[DELIVERY_ID_HEADER] = notice.delivery_id
         message.set_content(notice_text(notice))
         await aiosmtplib.send(
             message,

@@ -13,6 +13,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from services.alerts.engine import AlertEngine, Clock, EngineOptions
+from services.alerts.outbox import Outbox
 from services.alerts.receivers import Deliverer
 from services.alerts.rpc import AlertsApi
 from services.alerts.rules import RuleSet, load_rules
@@ -56,7 +57,7 @@ class AlertsService(VigilService):
         )
         self.engine = AlertEngine(self.ruleset.rules, options, self.clock)
         alerts, notified, silences = self.store.load_state()
-        self.engine.restore(alerts, notified)
+        self.engine.restore(alerts, notified, self.store.load_marks())
         self.engine.silences = silences
         self.store.start()
         self.stack.push_async_callback(self.store.close)
@@ -64,6 +65,9 @@ class AlertsService(VigilService):
         self.deliverer.set_receivers(self.ruleset.receivers)
         self.deliverer.start()
         self.stack.push_async_callback(self.deliverer.close)
+        self.outbox = Outbox(self.store, self.deliverer, self.bus, self.stopping, self.clock)
+        self.outbox.start()  # resends what a crash left committed but unsent
+        self.stack.push_async_callback(self.outbox.close)
         self.api = AlertsApi(self)
         self._subscribe()
         self.stack.push_async_callback(self._stop_consumers)
@@ -176,36 +180,8 @@ class AlertsService(VigilService):
                 self.log.exception("tick failed", error=repr(exc)[:300])
 
     async def _flush(self) -> None:
-        """Store, publish and hand to receivers whatever the engine decided."""
-        transitions, notices = self.engine.drain()
-        for tr in transitions:
-            self.store.record(tr)
-            self.store.save_alert(tr.alert)
-            if tr.publish:
-                await self._publish(tr.alert.event(tr.to_state, tr.ts, tr.by), tr.snapshot)
-        notified: set[str] = set()
-        for notice in notices:
-            self.deliverer.submit(notice)
-            notified.update(a["fingerprint"] for a in notice.alerts)
-        for fp in notified:
-            last = self.engine.last_notified.get(fp)
-            if last is not None:
-                self.store.put("notified", {"fingerprint": fp, "last_notified_at": last})
-            alert = self.engine.alerts.get(fp)
-            if alert is not None:
-                self.store.save_alert(alert)
-
-    async def _publish(self, event: contracts.AlertEvent, snap: dict[str, Any]) -> None:
-        subject = contracts.alert(event.severity, event.rule)
-        msg_id = f"{event.fingerprint}:{event.state}:{event.ts:.6f}"
-        try:
-            await self.bus.publish(subject, event, msg_id=msg_id, timeout=2.0)
-        except Exception:
-            # Never lose a transition: keep retrying in the background (the msg id dedupes).
-            self.spawn(self._republish(subject, event, msg_id), "republish")
-
-    async def _republish(self, subject: str, event: contracts.AlertEvent, msg_id: str) -> None:
-        await self.bus.publish_retrying(subject, event, msg_id=msg_id, stop=self.stopping)
+        """Commit whatever the engine decided (one transaction), then publish and deliver it."""
+        await self.outbox.flush(self.engine)
 
     def endpoints(self) -> dict[str, Callable[[bytes], Awaitable[Any]]]:
         return self.api.endpoints()
@@ -217,6 +193,7 @@ class AlertsService(VigilService):
             "active": len(self.engine.alerts),
             "samples": self.engine.samples_seen,
             "samples_dropped": self.engine.samples_dropped,
+            "samples_late": self.engine.samples_late,
             "delivered": self.deliverer.delivered,
             "delivery_failures": self.deliverer.failed,
         }

@@ -1,4 +1,5 @@
-"""alerts.sqlite: current alerts, every transition, silences, the delivery log; one writer task."""
+"""alerts.sqlite: current alerts, every transition, silences, the delivery log and the outbox
+(services/alerts/outbox.py); one writer task."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from sqlmodel import Field, SQLModel, create_engine
 
 from services.alerts.alert import Alert, Transition
 from services.alerts.model import Silence
+from services.alerts.outbox import (
+    OUTBOX_TABLES,
+    EventOutboxRow,
+    NoticeOutboxRow,
+    SeriesMarkRow,
+    notice_from_row,
+    series_key,
+)
 
 T = TypeVar("T")
 
@@ -94,6 +103,9 @@ TRANSITION_T: Table = TransitionRow.__table__  # type: ignore[attr-defined]
 NOTIFIED_T: Table = NotifiedRow.__table__  # type: ignore[attr-defined]
 SILENCE_T: Table = SilenceRow.__table__  # type: ignore[attr-defined]
 DELIVERY_T: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+OUTBOX_T: Table = NoticeOutboxRow.__table__  # type: ignore[attr-defined]
+EVENT_OUT_T: Table = EventOutboxRow.__table__  # type: ignore[attr-defined]
+MARK_T: Table = SeriesMarkRow.__table__  # type: ignore[attr-defined]
 
 
 def _engine(path: Path) -> Engine:
@@ -118,7 +130,9 @@ class AlertStore:
         self.path = path
         self.engine = _engine(path)
         SQLModel.metadata.create_all(
-            self.engine, tables=[ALERT_T, TRANSITION_T, NOTIFIED_T, SILENCE_T, DELIVERY_T]
+            self.engine,
+            tables=[ALERT_T, TRANSITION_T, NOTIFIED_T, SILENCE_T, DELIVERY_T]
+            + [t.__table__ for t in OUTBOX_TABLES],  # type: ignore[attr-defined]
         )
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -144,18 +158,32 @@ class AlertStore:
     def put(self, op: str, payload: Any) -> None:
         self.queue.put_nowait((op, payload))
 
+    async def commit(self, ops: list[tuple[str, Any]]) -> None:
+        """Write ``ops`` in one transaction and return once it is on disk (raises if not)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(("group", (ops, done)))
+        await done
+
     async def _writer(self) -> None:
         while True:
             first = await self.queue.get()
             batch = [first]
             while not self.queue.empty() and len(batch) < 1000:
                 batch.append(self.queue.get_nowait())
+            waiting = [p[1] for op, p in batch if op == "group"]
             try:
                 await asyncio.to_thread(self._write_batch, batch)
             except Exception as exc:  # a failed batch must not stop the writer
                 from services.core.logs import get_logger
 
                 get_logger("alerts").exception("store write failed", error=repr(exc)[:300])
+                for fut in waiting:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for fut in waiting:
+                    if not fut.done():
+                        fut.set_result(None)
             finally:
                 for _ in batch:
                     self.queue.task_done()
@@ -164,11 +192,17 @@ class AlertStore:
         transitions: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
+            flat: list[tuple[str, Any]] = []
             for op, payload in batch:
+                # A group (one flush of the engine) is never split across transactions.
+                flat.extend(payload[0] if op == "group" else [(op, payload)])
+            for op, payload in flat:
                 if op == "transition":
                     transitions.append(payload)
                 elif op == "delivery":
                     deliveries.append(payload)
+                elif op in _OUTBOX_OPS:
+                    _OUTBOX_OPS[op](conn, payload)
                 elif op == "alert":
                     stmt = sqlite_insert(ALERT_T).values(**payload)
                     conn.execute(
@@ -196,8 +230,11 @@ class AlertStore:
     # ------------------------------------------------------------ write helpers
 
     def record(self, tr: Transition) -> None:
+        self.put(*self.transition_op(tr))
+
+    def transition_op(self, tr: Transition) -> tuple[str, Any]:
         snap = tr.snapshot
-        self.put(
+        return (
             "transition",
             {
                 "ts": tr.ts,
@@ -215,8 +252,11 @@ class AlertStore:
         )
 
     def save_alert(self, alert: Alert) -> None:
+        self.put(*self.alert_op(alert))
+
+    def alert_op(self, alert: Alert) -> tuple[str, Any]:
         if alert.state in ("pending", "firing", "acknowledged"):
-            self.put(
+            return (
                 "alert",
                 {
                     "fingerprint": alert.fingerprint,
@@ -227,8 +267,7 @@ class AlertStore:
                     "updated_at": alert.updated_at,
                 },
             )
-        else:
-            self.put("alert_gone", alert.fingerprint)
+        return ("alert_gone", alert.fingerprint)
 
     # ------------------------------------------------------------ reads
 
@@ -250,6 +289,59 @@ class AlertStore:
             }
             silences = [silence_from_row(row._mapping) for row in conn.execute(select(SILENCE_T))]
         return alerts, notified, silences
+
+    def load_marks(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The newest evaluated sample time per watched series (read before the writer starts)."""
+        with self.engine.connect() as conn:
+            return {series_key(row.series): row.ts for row in conn.execute(select(MARK_T))}
+
+    def load_outbox(self, prune_before: float) -> tuple[list[Any], list[tuple[str, str, bytes]]]:
+        """Notifications and AlertEvents committed but not yet sent; prunes old delivered rows."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(OUTBOX_T).where(
+                    OUTBOX_T.c.status != "pending", OUTBOX_T.c.done_at < prune_before
+                )
+            )
+            pending = OUTBOX_T.c.status == "pending"
+            rows = conn.execute(select(OUTBOX_T).where(pending).order_by(OUTBOX_T.c.created_at))
+            notices = [notice_from_row(row._mapping) for row in rows]
+            events = [
+                (row.msg_id, row.subject, bytes(row.payload))
+                for row in conn.execute(select(EVENT_OUT_T).order_by(EVENT_OUT_T.c.created_at))
+            ]
+        return notices, events
+
+
+def _upsert(table: Table, key: str) -> Callable[[Any, dict[str, Any]], None]:
+    def run(conn: Any, row: dict[str, Any]) -> None:
+        stmt = sqlite_insert(table).values(**row)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=row))
+
+    return run
+
+
+def _outbox_done(conn: Any, payload: tuple[str, str, float]) -> None:
+    delivery_id, status, at = payload
+    conn.execute(
+        update(OUTBOX_T)
+        .where(OUTBOX_T.c.delivery_id == delivery_id)
+        .values(status=status, done_at=at)
+    )
+
+
+def _event_done(conn: Any, msg_id: str) -> None:
+    conn.execute(delete(EVENT_OUT_T).where(EVENT_OUT_T.c.msg_id == msg_id))
+
+
+# Writes of the outbox (services/alerts/outbox.py), by op name.
+_OUTBOX_OPS: dict[str, Callable[[Any, Any], None]] = {
+    "outbox": _upsert(OUTBOX_T, "delivery_id"),
+    "outbox_done": _outbox_done,
+    "event_out": _upsert(EVENT_OUT_T, "msg_id"),
+    "event_done": _event_done,
+    "mark": _upsert(MARK_T, "series"),
+}
 
 
 def silence_from_row(row: Any) -> Silence:

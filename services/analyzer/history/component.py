@@ -58,6 +58,7 @@ from services.core.bus import Bus
 from services.core.config import Settings
 from services.core.contracts import MetricBatch
 from services.core.logs import get_logger
+from services.core.rewind import rewind_orphans
 
 log = get_logger("analyzer")
 S = TypeVar("S", bound=msgspec.Struct)
@@ -89,6 +90,9 @@ class HistoryComponent:
         if not self.history.enabled:
             log.info("metric history off ([analyzer.history] enabled = false)")
             return
+        # A previous process killed mid-batch left messages unacked: get them back now and
+        # in order, not after ack_wait behind newer samples (which would drop them as old).
+        await rewind_orphans(self.bus, "VIGIL_METRIC", "analyzer-history")
         self.bus.consume(
             stream="VIGIL_METRIC",
             durable="analyzer-history",

@@ -1,0 +1,45 @@
+"""Rewind a durable consumer at start-up so a dead process's unacked messages come back now,
+in order, instead of ``ack_wait`` later behind newer ones.
+
+A process killed while handling a fetched batch leaves those messages pending on its
+durable consumer; JetStream redelivers them only after ``ack_wait`` (30 s), by which time
+the restarted process has stored newer samples, so a consumer that keeps "newest sample
+time per series" (analyzer history, the alert engine) would drop them as old: lost.
+Recreating the consumer at its ack floor redelivers them first; the messages after the
+floor that were already acked come again too, and that consumer's per-series time check
+drops those as duplicates. Only for a durable that one process owns (as each partition's
+consumers are): a peer sharing it would see its own pending messages redelivered.
+"""
+
+from __future__ import annotations
+
+import nats.errors
+import nats.js.errors
+from nats.js.api import DeliverPolicy
+
+from services.core.bus import Bus
+
+
+async def rewind_orphans(bus: Bus, stream: str, durable: str) -> int:
+    """If ``durable`` has unacked messages (from a previous, dead process), restart it at
+    its ack floor; returns how many messages were pending (0: nothing done)."""
+    try:
+        info = await bus.js.consumer_info(stream, durable)
+    except nats.js.errors.NotFoundError:
+        return 0
+    except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+        bus.log.warning("consumer rewind skipped", durable=durable, error=type(exc).__name__)
+        return 0
+    floor = info.ack_floor.stream_seq if info.ack_floor else 0
+    pending = info.num_ack_pending or 0
+    if not pending or not floor:
+        # Nothing pending, or nothing acked yet (a floor of 0 would replay the whole stream).
+        return 0
+    config = info.config
+    config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+    config.opt_start_seq = floor + 1
+    config.opt_start_time = None
+    await bus.js.delete_consumer(stream, durable)
+    await bus.js.add_consumer(stream, config=config)
+    bus.log.info("consumer rewound", durable=durable, pending=pending, from_seq=floor + 1)
+    return pending

@@ -20,6 +20,7 @@ from services.alerts.rules import RuleSet, load_rules
 from services.alerts.store import AlertStore
 from services.core import contracts
 from services.core.config import Settings
+from services.core.rewind import rewind_orphans
 from services.core.service import VigilService
 
 
@@ -69,6 +70,9 @@ class AlertsService(VigilService):
         self.outbox.start()  # resends what a crash left committed but unsent
         self.stack.push_async_callback(self.outbox.close)
         self.api = AlertsApi(self)
+        # Samples a killed predecessor fetched but never acked come back first, in order
+        # (later they would be older than the series' mark and not evaluated).
+        await rewind_orphans(self.bus, "VIGIL_METRIC", "alerts-metric")
         self._subscribe()
         self.stack.push_async_callback(self._stop_consumers)
         self.spawn(self._ticker(), "ticker")

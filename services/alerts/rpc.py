@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from services.alerts.service import AlertsService
 
 USER_RULES_FILE = "rules.yaml"
+_SILENCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 def _payload(data: bytes) -> dict[str, Any]:
@@ -221,8 +222,15 @@ class AlertsApi:
                 raise ValueError(f"duration: {exc}") from None
         if ends <= starts:
             raise ValueError("ends_at: must be after starts_at")
+        # The gateway names the silence when it sends it to every partition: one id everywhere.
+        sid = _str(p, "id") or secrets.token_hex(6)
+        if not _SILENCE_ID.fullmatch(sid):
+            raise ValueError("id: expected 1-64 letters, digits, '-' or '_'")
+        same = [s for s in self.svc.engine.silences if s.id == sid]
+        if same:
+            return same[0].to_dict()  # a repeated request: already there
         silence = Silence(
-            id=secrets.token_hex(6), matchers={str(k): str(v) for k, v in matchers.items()},
+            id=sid, matchers={str(k): str(v) for k, v in matchers.items()},
             starts_at=starts, ends_at=ends, created_by=_str(p, "by", "api"),
             reason=_str(p, "reason"), created_at=now,
         )  # fmt: skip

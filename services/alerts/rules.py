@@ -22,6 +22,7 @@ from services.alerts.condition import (
 from services.alerts.fields import NAME, Bad, duration_of, key_lines, str_list, str_map
 from services.alerts.model import SEVERITIES, WEEKDAYS, ReceiverConfig, Rule, WorkingHours
 from services.alerts.receiver_config import build_receiver
+from services.core.partition import owner
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 KINDS = ("metric", "kpi", "event", "security", "absence", "consecutive")
@@ -331,3 +332,25 @@ def load_rules(rules_dir: Path | None, *, with_defaults: bool = True) -> RuleSet
                 reason = f"no receiver named {receiver!r} (rule kept; deliveries to it fail)"
                 merged.errors.append(RuleError(rule.file, rule.line, rule.name, reason))
     return merged
+
+
+def partition_key(rule: Rule) -> str:
+    """What decides a rule's owner among several alerts instances (docs/DEPLOY.md §4).
+
+    A rule over a metric is keyed by the metric's name, so a critical and a warning rule on
+    the same metric (cpu-critical, cpu-high) share an instance and the critical one can
+    inhibit the other (inhibition needs equal ``metric`` labels anyway); any other rule by
+    its name.
+    """
+    if rule.condition is not None:
+        return rule.condition.selector.name
+    if rule.selector is not None:
+        return rule.selector.name
+    return rule.name
+
+
+def owned_rules(rules: list[Rule], partition: int, partitions: int) -> list[Rule]:
+    """The rules instance ``partition`` of ``partitions`` evaluates."""
+    if partitions <= 1:
+        return rules
+    return [r for r in rules if owner(partition_key(r), partitions) == partition]

@@ -16,10 +16,11 @@ from services.alerts.engine import AlertEngine, Clock, EngineOptions
 from services.alerts.outbox import Outbox
 from services.alerts.receivers import Deliverer
 from services.alerts.rpc import AlertsApi
-from services.alerts.rules import RuleSet, load_rules
+from services.alerts.rules import RuleSet, load_rules, owned_rules
 from services.alerts.store import AlertStore
 from services.core import contracts
 from services.core.config import Settings
+from services.core.partition import claim_rpc_partition, rpc_token, suffix, watch_peers
 from services.core.rewind import rewind_orphans
 from services.core.service import VigilService
 
@@ -36,6 +37,21 @@ class AlertsService(VigilService):
         self._lock = asyncio.Lock()
 
     @property
+    def partition(self) -> tuple[int, int]:
+        """(this instance's index, how many instances share the rules)."""
+        return self.settings.alerts.partition, self.settings.alerts.partitions
+
+    @property
+    def db_path(self) -> Path:
+        """``alerts.sqlite``, or ``alerts-p<k>.sqlite`` per partition: one writer each."""
+        return self.settings.data_path / f"alerts{suffix(*self.partition)}.sqlite"
+
+    @property
+    def owned(self) -> list[Any]:
+        """The rules this instance evaluates (all of them unless partitioned)."""
+        return owned_rules(self.ruleset.rules, *self.partition)
+
+    @property
     def rules_dir(self) -> Path:
         cfg = self.settings.alerts
         return (
@@ -46,8 +62,9 @@ class AlertsService(VigilService):
 
     async def start(self) -> None:
         cfg = self.settings.alerts
+        await claim_rpc_partition(self.bus, self.name, rpc_token(*self.partition), self._health)
         self.rules_dir.mkdir(parents=True, exist_ok=True)
-        self.store = AlertStore(self.settings.db_path("alerts"))
+        self.store = AlertStore(self.db_path)
         self.ruleset = self._load()
         options = EngineOptions(
             repeat_s=cfg.repeat_interval_s,
@@ -56,7 +73,7 @@ class AlertsService(VigilService):
             flap_threshold=cfg.flap_threshold,
             default_notify=tuple(cfg.default_notify),
         )
-        self.engine = AlertEngine(self.ruleset.rules, options, self.clock)
+        self.engine = AlertEngine(self.owned, options, self.clock)
         alerts, notified, silences = self.store.load_state()
         self.engine.restore(alerts, notified, self.store.load_marks())
         self.engine.silences = silences
@@ -72,11 +89,12 @@ class AlertsService(VigilService):
         self.api = AlertsApi(self)
         # Samples a killed predecessor fetched but never acked come back first, in order
         # (later they would be older than the series' mark and not evaluated).
-        await rewind_orphans(self.bus, "VIGIL_METRIC", "alerts-metric")
+        await rewind_orphans(self.bus, "VIGIL_METRIC", f"alerts-metric{suffix(*self.partition)}")
         self._subscribe()
         self.stack.push_async_callback(self._stop_consumers)
         self.spawn(self._ticker(), "ticker")
         self.spawn(self._watch_rules(), "rules-watch")
+        self.spawn(watch_peers(self.bus, self.name, *self.partition, self.log), "peers")
 
     # ------------------------------------------------------------ rules
 
@@ -84,13 +102,18 @@ class AlertsService(VigilService):
         ruleset = load_rules(self.rules_dir, with_defaults=self.settings.alerts.default_rules)
         for error in ruleset.errors:
             self.log.error("rule problem", error=str(error))
-        self.log.info("rules loaded", rules=len(ruleset.rules), errors=len(ruleset.errors))
+        self.log.info(
+            "rules loaded",
+            rules=len(ruleset.rules),
+            owned=len(owned_rules(ruleset.rules, *self.partition)),
+            errors=len(ruleset.errors),
+        )
         return ruleset
 
     async def reload(self) -> RuleSet:
         async with self._lock:
             self.ruleset = self._load()
-            self.engine.set_rules(self.ruleset.rules)
+            self.engine.set_rules(self.owned)
             self.deliverer.set_receivers(self.ruleset.receivers)
             await self._flush()
         return self.ruleset
@@ -106,6 +129,9 @@ class AlertsService(VigilService):
 
     def _subscribe(self) -> None:
         events = self._on_events
+        # Every instance reads every event (each evaluates its own rules over them), through
+        # its own durable consumers: alerts-<x> alone, alerts-<x>-p<k> when partitioned.
+        tail = suffix(*self.partition)
         subs: list[tuple[str, str, str, type[Any], Callable[[list[Any]], Awaitable[None]]]] = [
             ("VIGIL_METRIC", "metric", "vigil.metric.>", contracts.MetricBatch, self._on_metrics),
             ("VIGIL_PROGRAM", "program", "vigil.program.*.exited", contracts.ProgramExited, events),
@@ -119,7 +145,7 @@ class AlertsService(VigilService):
         for stream, durable, subject, kind, handler in subs:
             # New consumers start at "now": replaying days of old samples would raise stale alerts.
             task = self.bus.consume(
-                stream=stream, durable=f"alerts-{durable}", subjects=subject, kind=kind,
+                stream=stream, durable=f"alerts-{durable}{tail}", subjects=subject, kind=kind,
                 handler=handler,
                 deliver_new=True, batch=512,
             )  # fmt: skip
@@ -192,6 +218,7 @@ class AlertsService(VigilService):
 
     def health_detail(self) -> dict[str, Any]:
         return {
+            **({"partition": self.partition[0]} if self.partition[1] > 1 else {}),
             "rules": len(self.engine.rules),
             "rule_errors": len(self.ruleset.errors),
             "active": len(self.engine.alerts),

@@ -65,6 +65,8 @@ class Bus:
         self._micro: list[Service] = []
         self.dead_letters = 0
         self._closing = [False]
+        # "p<k>" when this process serves one partition of its service's queries.
+        self.rpc_partition = ""
 
     # ------------------------------------------------------------ connection
 
@@ -222,13 +224,15 @@ class Bus:
         max_deliver: int = 5,
         ack_wait_s: float = 30.0,
         deliver_new: bool = False,
+        accept: Callable[[str], bool] | None = None,
     ) -> asyncio.Task[None]:
         """Run a durable pull consumer in a task; ``handler`` gets decoded (event, msg) pairs.
 
         Messages are acked after the handler returns. Undecodable messages are
         dead-lettered and terminated; a handler failure is retried (nak with
         delay) until ``max_deliver``, then dead-lettered. The loop never dies of a
-        bad message.
+        bad message. A message whose subject ``accept`` refuses (another partition's)
+        is acked at once without being decoded.
         """
         filters = [subjects] if isinstance(subjects, str) else subjects
         config = ConsumerConfig(
@@ -244,7 +248,7 @@ class Bus:
         else:
             config.filter_subjects = filters
         task = asyncio.create_task(
-            self._consume_loop(stream, durable, config, kind, handler, batch, max_deliver),
+            self._consume_loop(stream, durable, config, kind, handler, batch, max_deliver, accept),
             name=f"consume-{durable}",
         )
         self._tasks.append(task)
@@ -259,6 +263,7 @@ class Bus:
         handler: BatchHandler[T],
         batch: int,
         max_deliver: int,
+        accept: Callable[[str], bool] | None = None,
     ) -> None:
         decoder = msgspec.json.Decoder(kind)
         sub = None
@@ -269,7 +274,7 @@ class Bus:
                 self.log.warning("consumer bind failed; retrying", durable=durable, error=str(exc))
                 await asyncio.sleep(1.0)
         try:
-            await self._fetch_loop(sub, durable, decoder, handler, batch, max_deliver)
+            await self._fetch_loop(sub, durable, decoder, handler, batch, max_deliver, accept)
         finally:
             # A fetch that timed out leaves the server's late replies (408 status messages) in
             # the subscription's queue; the connection's drain would then wait on them until its
@@ -286,6 +291,7 @@ class Bus:
         handler: BatchHandler[T],
         batch: int,
         max_deliver: int,
+        accept: Callable[[str], bool] | None = None,
     ) -> None:
         while True:
             try:
@@ -298,6 +304,10 @@ class Bus:
                 continue
             good: list[tuple[T, Msg]] = []
             for msg in msgs:
+                if accept is not None and not accept(msg.subject):
+                    with contextlib.suppress(Exception):
+                        await msg.ack()
+                    continue
                 try:
                     good.append((decoder.decode(msg.data), msg))
                 except msgspec.DecodeError as exc:
@@ -338,24 +348,36 @@ class Bus:
     # ------------------------------------------------------------ request/reply
 
     async def serve(
-        self, service: str, endpoints: dict[str, RpcHandler], *, version: str = "1.0.0"
+        self,
+        service: str,
+        endpoints: dict[str, RpcHandler],
+        *,
+        version: str = "1.0.0",
+        partition: str | None = None,
     ) -> Service:
         """Expose ``vigil.api.<service>.<method>`` endpoints as a NATS micro service.
 
-        A handler returns a msgspec Struct, a dict/list, or bytes. Errors are
-        answered with the micro error headers, never by crashing the loop.
+        With a partition (``p1``; default ``self.rpc_partition``, which a partitioned
+        service sets in its ``start``) the subjects are ``vigil.api.<service>.p1.<method>``
+        and the service and queue group ``vigil-<service>-p1``. A handler returns a msgspec
+        Struct, a dict/list, or bytes. Errors are answered with the micro error headers,
+        never by crashing the loop.
         """
+        partition = self.rpc_partition if partition is None else partition
+        name = f"{service}-{partition}" if partition else service
+        prefix = f"{contracts.PREFIX}.api.{contracts.token(service)}"
+        prefix = f"{prefix}.{contracts.token(partition)}" if partition else prefix
         svc = await add_service(
             self.nc,
-            name=f"vigil-{contracts.token(service)}",
+            name=f"vigil-{contracts.token(name)}",
             version=version,
-            description=f"Vigil {service} queries",
-            queue_group=f"vigil-{service}",
+            description=f"Vigil {name} queries",
+            queue_group=f"vigil-{name}",
         )
         for method, handler in endpoints.items():
             await svc.add_endpoint(
                 name=contracts.token(method),
-                subject=contracts.api(service, method),
+                subject=f"{prefix}.{contracts.token(method)}",
                 handler=self._rpc_wrapper(method, handler),
             )
         self._micro.append(svc)

@@ -13,6 +13,7 @@ from services.core.bus import Bus
 from services.core.config import Settings
 from services.gateway.auth.ratelimit import RateLimiter
 from services.gateway.cache import Cached, ReplyCache
+from services.gateway.partitions import ask_partitioned, partitions_of
 from services.gateway.sse import SseHub
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class GatewayState:
 
         if self.bus is None:
             raise RuntimeError("gateway has no NATS connection")
+        partitions = partitions_of(self.settings, service)
+        if partitions > 1:  # several analyzer/alerts instances share the work
+            return await ask_partitioned(self.bus, service, method, payload, partitions, timeout)
         data = await self.bus.request(contracts.api(service, method), payload, timeout=timeout)
         return msgspec.json.decode(data)
 

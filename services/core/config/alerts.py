@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+from services.core.config.partitions import check_partition
 
 
 class AlertsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -20,3 +24,10 @@ class AlertsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Receivers for rules that name none.
     default_notify: list[str] = []
     delivery_concurrency: int = 16
+    # Instances sharing the rules (docs/DEPLOY.md §4): each evaluates the rules it owns.
+    partitions: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    # This instance's index, 0 .. partitions-1 (e.g. VIGIL_ALERTS_PARTITION=1).
+    partition: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+    def __post_init__(self) -> None:
+        check_partition(self.partition, self.partitions)

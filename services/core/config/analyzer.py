@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from services.core.config.metrics import HistorySettings
+from services.core.config.partitions import check_partition
 
 
 class ScoreWeight(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -59,3 +62,11 @@ class AnalyzerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     # Latencies above this are gaps between shifts, not latencies (DESIGN §3: 3600 s).
     latency_cap_s: float = 3600.0
     history: HistorySettings = HistorySettings()
+    # Instances sharing the metric history by host (docs/DEPLOY.md §4); partition 0 also
+    # runs the work analytics.
+    partitions: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    # This instance's index, 0 .. partitions-1 (e.g. VIGIL_ANALYZER_PARTITION=1).
+    partition: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+    def __post_init__(self) -> None:
+        check_partition(self.partition, self.partitions)

@@ -19,7 +19,8 @@ from typing import Any
 
 import msgspec
 
-from services.core import contracts
+from services.core.partition import api
+from services.gateway.partitions import partitions_of
 from services.gateway.state import GatewayState
 
 SERVICES = ("ingest", "analyzer", "alerts", "gateway")
@@ -70,9 +71,14 @@ class Exposition:
 
 
 async def _ask(state: GatewayState, service: str, method: str, payload: Any) -> Any:
+    """Through ``state.ask``: a partitioned analyzer's series and counters come merged."""
+    return await state.ask(service, method, payload, timeout=2.0)
+
+
+async def _health(state: GatewayState, service: str, partition: int, partitions: int) -> Any:
     assert state.bus is not None
-    data = await state.bus.request(contracts.api(service, method), payload, timeout=2.0)
-    return msgspec.json.decode(data)
+    subject = api(service, "health", partition, partitions)
+    return msgspec.json.decode(await state.bus.request(subject, {}, timeout=2.0))
 
 
 def _flatten(prefix: str, detail: dict[str, Any], out: dict[str, float]) -> None:
@@ -96,20 +102,27 @@ async def _collected(state: GatewayState, exp: Exposition) -> None:
 
 
 async def _services(state: GatewayState, exp: Exposition) -> None:
-    async def one(service: str) -> None:
+    async def one(service: str, k: int, n: int) -> None:
+        # A partitioned service: one set of figures per instance, labelled with its partition.
+        who = {"service": service, **({"partition": str(k)} if n > 1 else {})}
         try:
-            health = await _ask(state, service, "health", {})
+            health = await _health(state, service, k, n)
         except Exception:
-            exp.add("vigil_service_up", 0, {"service": service}, help="1 when the service answers")
+            exp.add("vigil_service_up", 0, who, help="1 when the service answers")
             return
-        exp.add("vigil_service_up", 1, {"service": service}, help="1 when the service answers")
-        exp.add("vigil_service_uptime_seconds", health.get("uptime_s", 0), {"service": service})
+        exp.add("vigil_service_up", 1, who, help="1 when the service answers")
+        exp.add("vigil_service_uptime_seconds", health.get("uptime_s", 0), who)
         figures: dict[str, float] = {}
         _flatten("", health.get("detail", {}), figures)
+        own = {"partition": str(k)} if n > 1 else {}
         for key, value in figures.items():
-            exp.add(f"vigil_{service}_{key}", value, {})
+            if key != "partition":
+                exp.add(f"vigil_{service}_{key}", value, own)
 
-    await asyncio.gather(*(one(s) for s in SERVICES))
+    instances = [
+        (s, k, n) for s in SERVICES for n in [partitions_of(state.settings, s)] for k in range(n)
+    ]
+    await asyncio.gather(*(one(*i) for i in instances))
 
 
 async def _jetstream(state: GatewayState, exp: Exposition) -> None:

@@ -1,14 +1,17 @@
-"""SIGKILL ingest, the analyzer and the broker at random moments during a sustained ingest:
-afterwards the analyzer's counts equal the input exactly and every database is intact."""
+"""SIGKILL ingest, the analyzer, alerts and the broker at random moments during a sustained
+ingest of work logs and metrics: afterwards the analyzer's counts equal the input exactly,
+every alert transition is stored and published once, every notification reached the webhook
+(exactly once after dropping repeats by delivery id), and every database is intact."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
-import signal
 import sqlite3
-import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -20,44 +23,23 @@ from services.core import contracts
 from services.core.broker import EmbeddedBroker
 from services.core.bus import Bus
 from services.core.config import NatsSettings
+from tests.alerts.http_sink import HttpSink
+from tests.chaos.stack import (
+    RULES,
+    MetricAgent,
+    ServiceProc,
+    history_counts,
+    raw_timestamps_unique,
+    stream_events,
+    transitions,
+)
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
-KILLS = int(os.environ.get("VIGIL_CHAOS_KILLS", "12"))
+KILLS = int(os.environ.get("VIGIL_CHAOS_KILLS", "16"))
 WORKERS = ("김민준", "이서연", "박지훈")
-
-
-class ServiceProc:
-    """One service as a real child process that can be SIGKILLed and started again."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.env = env
-        self.log_dir = log_dir
-        self.proc: asyncio.subprocess.Process | None = None
-        self.kills = 0
-
-    async def start(self) -> None:
-        out = (self.log_dir / f"{self.name}.out").open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{self.name}", env=self.env, stdout=out, stderr=out
-        )
-
-    async def kill(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
-            self.kills += 1
-
-    async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+SERVICES = ("ingest", "analyzer", "alerts")
 
 
 def _row(ts: datetime, worker: str, n: int) -> str:
@@ -95,6 +77,32 @@ async def _analyzer_events(bus: Bus) -> int:
     return int(today.get("processes", {}).get("packing", {}).get("events", 0))
 
 
+async def _wait(check: object, what: str, timeout_s: float = 120.0) -> None:
+    """Poll ``check`` (an async callable returning bool) until true; fail naming ``what``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():  # type: ignore[operator]
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+def _notifications(sink: HttpSink) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+    """(window, kind) → notifications received raw, and after dropping repeated delivery ids."""
+    raw: Counter[tuple[str, str]] = Counter()
+    unique: Counter[tuple[str, str]] = Counter()
+    seen: set[str] = set()
+    for got in list(sink.received):
+        body = json.loads(got.body)
+        assert got.headers["x-vigil-delivery-id"] == body["delivery_id"]
+        first = body["delivery_id"] not in seen
+        seen.add(body["delivery_id"])
+        for alert in body["alerts"]:
+            key = (alert["labels"]["window"], body["kind"])
+            raw[key] += 1
+            unique[key] += first
+    return raw, unique
+
+
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[EmbeddedBroker]:
     b = EmbeddedBroker(tmp_path / "broker", port=free_port())
@@ -110,8 +118,14 @@ async def test_random_sigkills_lose_and_double_nothing(
     watch = tmp_path / "watch"
     watch.mkdir()
     data = tmp_path / "data"
+    rules = data / "alerts" / "rules"
+    rules.mkdir(parents=True)
     config = tmp_path / "vigil.toml"
-    config.write_text(f'[[ingest.sources]]\nname = "work"\npath = "{watch}"\n')
+    config.write_text(
+        f'[[ingest.sources]]\nname = "work"\npath = "{watch}"\n'
+        # Each window is its own fingerprint: no repeat, grouping or flapping in the way.
+        "[alerts]\ndefault_rules = false\ngroup_wait_s = 0\nflap_threshold = 1000\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env.update(
         VIGIL_CONFIG=str(config),
@@ -119,45 +133,90 @@ async def test_random_sigkills_lose_and_double_nothing(
         VIGIL_NATS_URL=broker.client_url,
         VIGIL_LOG_LEVEL="warning",
     )
-    services = {n: ServiceProc(n, env, tmp_path) for n in ("ingest", "analyzer")}
-    for svc in services.values():
-        await svc.start()
-    stop_writing = asyncio.Event()
-    writer = asyncio.create_task(_write_logs(watch, rng, stop_writing))
-    kills: dict[str, int] = {"ingest": 0, "analyzer": 0, "broker": 0}
-    try:
-        for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(0.3, 1.2))
-            victim = rng.choice(["ingest", "analyzer", "broker"])
-            if victim == "broker":
-                await broker.stop(timeout=0.1)  # SIGTERM then SIGKILL almost at once
-                await asyncio.sleep(rng.uniform(0.1, 0.5))
-                await broker.start()
-            else:
-                await services[victim].kill()
-                await asyncio.sleep(rng.uniform(0.05, 0.4))
-                await services[victim].start()
-            kills[victim] += 1
-        stop_writing.set()
-        expected = await writer
-        bus = await Bus.connect(NatsSettings(url=broker.client_url), "chaos")
-        async with bus:
-            counted = -1
-            for _ in range(600):
-                counted = await _analyzer_events(bus)
-                if counted == expected:
-                    break
-                await asyncio.sleep(0.1)
-            assert counted == expected, f"analyzer counted {counted} of {expected} rows"
-            # Stable: nothing late arrives to double the count.
-            await asyncio.sleep(2.0)
-            assert await _analyzer_events(bus) == expected
-        print(f"chaos: {expected} rows, kills {kills}")
-        assert sum(kills.values()) == KILLS and expected > 0
-    finally:
-        writer.cancel()
+    services = {n: ServiceProc(n, env, tmp_path) for n in SERVICES}
+    kills: Counter[str] = Counter()
+    async with HttpSink() as sink:
+        (rules / "chaos.yaml").write_text(RULES.format(url=sink.url), encoding="utf-8")
         for svc in services.values():
-            await svc.stop()
+            await svc.start()
+        bus = await Bus.connect(NatsSettings(url=broker.client_url), "chaos")
+
+        async def consuming() -> bool:
+            # Alerts' consumer starts at "now": samples sent before it exists are not seen.
+            for durable in ("alerts-metric", "analyzer-history"):
+                try:
+                    await bus.js.consumer_info("VIGIL_METRIC", durable)
+                except Exception:
+                    return False
+            return True
+
+        await _wait(consuming, "the metric consumers")
+        stop = asyncio.Event()
+        writer = asyncio.create_task(_write_logs(watch, rng, stop))
+        agent = MetricAgent(bus)
+        publishing = asyncio.create_task(agent.run(stop))
+        try:
+            for _ in range(KILLS):
+                await asyncio.sleep(rng.uniform(0.3, 1.2))
+                victim = rng.choice([*SERVICES, "broker"])
+                if victim == "broker":
+                    await broker.stop(timeout=0.1)  # SIGTERM then SIGKILL almost at once
+                    await asyncio.sleep(rng.uniform(0.1, 0.5))
+                    await broker.start()
+                else:
+                    await services[victim].kill()
+                    await asyncio.sleep(rng.uniform(0.05, 0.4))
+                    await services[victim].start()
+                kills[victim] += 1
+            stop.set()
+            expected = await writer
+            await publishing
+            windows = {str(w) for w in range(agent.windows)}
+            want = Counter({(w, s): 1 for w in windows for s in ("firing", "resolved")})
+
+            async def work_counted() -> bool:
+                return await _analyzer_events(bus) == expected
+
+            async def all_arrived() -> bool:
+                _raw, unique = _notifications(sink)
+                if not (+unique >= want and +transitions(data / "alerts.sqlite") >= want):
+                    return False
+                stored = history_counts(data / "analyzer-history.sqlite")
+                return +stored >= agent.published and (await stream_events(bus))[1] >= want
+
+            await _wait(work_counted, f"the analyzer to count {expected} rows")
+            with contextlib.suppress(AssertionError):  # the asserts below say what is missing
+                await _wait(all_arrived, "every sample, transition and notification", 60.0)
+            await asyncio.sleep(2.0)  # stable: nothing late arrives to double a count
+            assert await _analyzer_events(bus) == expected
+            published_events, events = await stream_events(bus)
+        finally:
+            stop.set()
+            writer.cancel()
+            publishing.cancel()
+            for svc in services.values():
+                await svc.stop()
+            await bus.close()
+    history = history_counts(data / "analyzer-history.sqlite")
+    raw, unique = _notifications(sink)
+    print(
+        f"chaos: {expected} rows, {sum(agent.published.values())} samples, "
+        f"{len(windows)} alert windows, kills {dict(kills)}, "
+        f"webhook posts {len(sink.received)} with {sum(raw.values()) - sum(unique.values())} "
+        f"repeats, {published_events} alert events on the stream, "
+        f"exits restarted { ({n: svc.exits for n, svc in services.items() if svc.exits}) }"
+    )
+    assert sum(kills.values()) == KILLS and expected > 0 and len(windows) >= 3
+    stored = {k: history[k] for k in agent.published}
+    assert stored == dict(agent.published), "samples per series: stored != published"
+    assert raw_timestamps_unique(data / "analyzer-history.sqlite")
+    kept = transitions(data / "alerts.sqlite")
+    assert kept == want, f"alerts.sqlite: extra {kept - want}, missing {want - kept}"
+    # Each transition once on vigil.alert.> (the msg id lets JetStream drop a repeat).
+    assert events == want, f"stream: extra {events - want}, missing {want - events}"
+    # At least once on the wire; exactly once after dropping repeated delivery ids.
+    assert unique == want, f"webhook: extra {unique - want}, missing {want - unique}"
+    assert all(raw[k] >= 1 for k in want)
     for db in sorted(data.glob("*.sqlite")):
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",), db

@@ -28,6 +28,12 @@ objects, replies JSON (errors: micro error headers, 400 for a bad payload). A
 - ``metric_register_plugin`` {plugin_id, plugin_name, description, by} → {plugin_id, created}
 - ``metric_plugins`` {} → {"plugins": [{plugin_id, name, registered_at, last_push_at, samples}]}
 - ``metric_stats`` {} → the writer's counters (accepted, duplicates, rejected by reason)
+
+Partitioned (``[analyzer] partitions`` = N > 1), instance k stores only the hosts that
+``services.core.partition.host_owner`` gives it (other hosts' batches are acked without
+decoding), in ``analyzer-history-p<k>.sqlite`` through the durable ``analyzer-history-p<k>``,
+and its series ids are global: local id × N + k, so an id names its owner (id % N) and
+never collides with another partition's (ids.py).
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ from typing import Any, TypeVar
 import msgspec
 from nats.aio.msg import Msg
 
-from services.analyzer.history.db import DB_NAME, open_engine
+from services.analyzer.history.db import open_engine
+from services.analyzer.history.ids import SeriesIds
 from services.analyzer.history.reader import HistoryReader
 from services.analyzer.history.rpc import (
     AnomalyQuery,
@@ -58,10 +65,11 @@ from services.core.bus import Bus
 from services.core.config import Settings
 from services.core.contracts import MetricBatch
 from services.core.logs import get_logger
+from services.core.partition import host_owner, subject_host, suffix
 from services.core.rewind import rewind_orphans
 
 log = get_logger("analyzer")
-S = TypeVar("S", bound=msgspec.Struct)
+S = TypeVar("S", bound=Selector)
 Handler = Callable[[bytes], Awaitable[Any]]
 
 
@@ -72,7 +80,11 @@ class HistoryComponent:
         self.settings = settings
         self.history = settings.analyzer.history
         self.bus = bus
-        self.path = settings.data_path / DB_NAME
+        cfg = settings.analyzer
+        self.partition, self.partitions = cfg.partition, cfg.partitions
+        self.tail = suffix(self.partition, self.partitions)
+        self.path = settings.data_path / f"analyzer-history{self.tail}.sqlite"
+        self.ids = SeriesIds(self.partition, self.partitions)
         # One thread writes; everything that writes goes through it.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="history-writer")
         self.writer: HistoryWriter | None = None
@@ -92,17 +104,22 @@ class HistoryComponent:
             return
         # A previous process killed mid-batch left messages unacked: get them back now and
         # in order, not after ack_wait behind newer samples (which would drop them as old).
-        await rewind_orphans(self.bus, "VIGIL_METRIC", "analyzer-history")
+        await rewind_orphans(self.bus, "VIGIL_METRIC", f"analyzer-history{self.tail}")
         self.bus.consume(
             stream="VIGIL_METRIC",
-            durable="analyzer-history",
+            durable=f"analyzer-history{self.tail}",
             subjects="vigil.metric.>",
             kind=MetricBatch,
             handler=self._on_batches,
             batch=512,
+            accept=self._owns if self.partitions > 1 else None,
         )
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="history-retention"))
         log.info("metric history ready", path=str(self.path), series=len(self.writer.series))
+
+    def _owns(self, subject: str) -> bool:
+        """Whether this partition stores the batch on ``subject`` (its host token decides)."""
+        return host_owner(subject_host(subject), self.partitions) == self.partition
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -140,7 +157,8 @@ class HistoryComponent:
 
         async def handle(data: bytes) -> Any:
             query = decoder.decode(data or b"{}")
-            return await asyncio.to_thread(fn, query)
+            self.ids.to_local(query)  # other partitions' ids match nothing here
+            return self.ids.to_global(await asyncio.to_thread(fn, query))
 
         return handle
 

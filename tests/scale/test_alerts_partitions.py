@@ -190,3 +190,38 @@ async def test_two_instances_split_the_rules_and_notify_each_alert_once(
                 prom = await operator.get("/metrics")
                 for k in (0, 1):
                     assert f'vigil_service_up{{partition="{k}",service="alerts"}} 1' in prom.text
+
+
+async def test_rules_on_one_metric_share_an_instance_so_critical_still_inhibits_warning(
+    make_settings: Any, tmp_path: Path, bus: Bus
+) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    clock = FakeClock()
+    async with HttpSink() as sink:
+        (rules_dir / "rules.yaml").write_text(
+            f"receivers:\n  - name: hook\n    kind: webhook\n    url: {sink.url}\n"
+            "rules:\n"
+            "  - name: temp-warn\n    condition: 'temp > 50'\n    severity: warning\n"
+            "    notify: [hook]\n"
+            "  - name: temp-crit\n    condition: 'temp > 90'\n    severity: critical\n"
+            "    notify: [hook]\n",
+            encoding="utf-8",
+        )
+        async with (
+            capture(bus) as seen,
+            two_instances(make_settings, rules_dir, clock, bus) as svcs,
+        ):
+            home = owner("temp", 2)
+            assert sorted(svcs[home].engine.rules) == ["temp-crit", "temp-warn"]
+            assert svcs[1 - home].engine.rules == {}
+            await send(bus, "pc1", "temp", 95.0, clock())
+            await seen.wait_state("firing", count=2)
+            await wait_for(lambda: len(sink.received) >= 1)
+            for svc in svcs:
+                svc.engine.tick()
+                await settle(svc)
+            warn = next(a for a in svcs[home].engine.alerts.values() if a.rule == "temp-warn")
+            assert warn.inhibited_by  # muted by the critical alert on the same instance
+            notified = [a["rule"] for r in sink.received for a in json.loads(r.body)["alerts"]]
+            assert notified == ["temp-crit"]

@@ -43,14 +43,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from nats.aio.msg import Msg
 
 from services.analyzer.history.db import open_engine
 from services.analyzer.history.ids import SeriesIds
-from services.analyzer.history.reader import HistoryReader
 from services.analyzer.history.rpc import (
     AnomalyQuery,
     ExportQuery,
@@ -67,6 +66,11 @@ from services.core.contracts import MetricBatch
 from services.core.logs import get_logger
 from services.core.partition import host_owner, subject_host, suffix
 from services.core.rewind import rewind_orphans
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from services.analyzer.history.reader import HistoryReader
 
 log = get_logger("analyzer")
 S = TypeVar("S", bound=Selector)
@@ -88,7 +92,8 @@ class HistoryComponent:
         # One thread writes; everything that writes goes through it.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="history-writer")
         self.writer: HistoryWriter | None = None
-        self.reader: HistoryReader | None = None
+        self.engine: Engine | None = None
+        self._reader: HistoryReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0
 
@@ -98,7 +103,7 @@ class HistoryComponent:
     async def start(self) -> None:
         engine = await self._in_writer(open_engine, self.path)
         self.writer = await self._in_writer(HistoryWriter, engine, self.history)
-        self.reader = HistoryReader(engine, self.history)
+        self.engine = engine
         if not self.history.enabled:
             log.info("metric history off ([analyzer.history] enabled = false)")
             return
@@ -127,8 +132,8 @@ class HistoryComponent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.executor.shutdown(wait=True)
-        if self.reader is not None:
-            self.reader.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()
 
     async def _on_batches(self, pairs: list[tuple[MetricBatch, Msg]]) -> None:
         assert self.writer is not None
@@ -152,30 +157,40 @@ class HistoryComponent:
 
     # ------------------------------------------------------------ RPC
 
-    def _read(self, kind: type[S], fn: Callable[[S], Any]) -> Handler:
+    @property
+    def reader(self) -> HistoryReader:
+        """The query side, built on the first query: it loads numpy (~11 MB resident),
+        which an analyzer nobody asks for charts never needs."""
+        if self._reader is None:
+            from services.analyzer.history.reader import HistoryReader
+
+            assert self.engine is not None, "history not started"
+            self._reader = HistoryReader(self.engine, self.history)
+        return self._reader
+
+    def _read(self, kind: type[S], method: str) -> Handler:
         decoder = msgspec.json.Decoder(kind)
 
         async def handle(data: bytes) -> Any:
             query = decoder.decode(data or b"{}")
             self.ids.to_local(query)  # other partitions' ids match nothing here
+            fn = getattr(self.reader, method)
             return self.ids.to_global(await asyncio.to_thread(fn, query))
 
         return handle
 
     def endpoints(self) -> dict[str, Handler]:
-        reader = self.reader
-        assert reader is not None
         return {
-            "metric_series": self._read(Selector, reader.series),
-            "metric_hosts": self._read(Selector, reader.hosts),
-            "metric_query": self._read(Selector, reader.query),
-            "metric_window": self._read(WindowQuery, reader.window),
-            "metric_summary": self._read(Selector, reader.summary),
-            "metric_trend": self._read(Selector, reader.trend),
-            "metric_pattern": self._read(PatternQuery, reader.pattern),
-            "metric_anomalies": self._read(AnomalyQuery, reader.anomalies),
-            "metric_forecast": self._read(ForecastQuery, reader.forecast),
-            "metric_export": self._read(ExportQuery, reader.export),
+            "metric_series": self._read(Selector, "series"),
+            "metric_hosts": self._read(Selector, "hosts"),
+            "metric_query": self._read(Selector, "query"),
+            "metric_window": self._read(WindowQuery, "window"),
+            "metric_summary": self._read(Selector, "summary"),
+            "metric_trend": self._read(Selector, "trend"),
+            "metric_pattern": self._read(PatternQuery, "pattern"),
+            "metric_anomalies": self._read(AnomalyQuery, "anomalies"),
+            "metric_forecast": self._read(ForecastQuery, "forecast"),
+            "metric_export": self._read(ExportQuery, "export"),
             "metric_register_plugin": self._register_plugin,
             "metric_plugins": self._plugins,
             "metric_stats": self._stats,
@@ -193,7 +208,6 @@ class HistoryComponent:
         )
 
     async def _plugins(self, _data: bytes) -> Any:
-        assert self.reader is not None
         return await asyncio.to_thread(self.reader.plugins)
 
     async def _stats(self, _data: bytes) -> Any:

@@ -1,9 +1,14 @@
 """The SSE hub: JetStream events fanned out to many browser and API clients, with resume.
 
 The hub follows each stored stream (except audit and dead letters) with one ordered
-push consumer (every event subject is stored, so nothing else is needed). Each
-client has a bounded queue; a client whose queue is full is dropped (it reconnects
-and resumes), so one slow browser never slows the others.
+push consumer (every event subject is stored, so nothing else is needed). Clients are
+grouped by filter: what a filter wants of an event, and its encoded frames, is worked
+out once per group, so the per-client cost of an event is an append to a list and, for
+an idle client, one wake-up of its writer (services/gateway/sse_asgi.py).
+
+Slow clients (DESIGN §9, docs/SSE.md): a client whose backlog exceeds ``queue_size``
+events, or whose last write has waited on a full socket for more than ``stall_s``, is
+dropped: it reconnects and resumes, and costs the others nothing meanwhile.
 
 Resume: an event's SSE id is the client's position in every stream it follows,
 ``KPI:12,ALERT:3`` (stream name without ``VIGIL_``, last stream sequence sent). A
@@ -20,7 +25,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -28,8 +32,18 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.core.bus import Bus
 from services.core.logs import get_logger
-from services.core.streams import STREAMS, StreamSpec
-from services.gateway.sse_rows import ROWS_FAMILY, rows_data
+from services.core.streams import STREAMS
+from services.gateway.sse_filter import (
+    ClientFilter,
+    HubEvent,
+    family_of,
+    format_position,
+    parse_position,
+    short,
+    stored_event,
+)
+
+__all__ = ["ClientFilter", "HubClient", "HubEvent", "SseHub", "family_of", "short"]
 
 log = get_logger("gateway")
 
@@ -37,121 +51,41 @@ log = get_logger("gateway")
 _PRIVATE_FAMILIES = {"api", "cmd", "dlq", "audit", "_INBOX"}
 _FOLLOWED = tuple(s for s in STREAMS if s.name not in {"VIGIL_AUDIT", "VIGIL_DLQ"})
 
-
-def short(stream: str) -> str:
-    return stream.removeprefix("VIGIL_")
-
-
-def family_of(subject: str) -> str:
-    tokens = subject.split(".")
-    return tokens[1] if len(tokens) > 1 else ""
-
-
-@dataclass(frozen=True)
-class HubEvent:
-    """One event as it goes to SSE clients; ``stream``/``seq`` are empty for unstored ones."""
-
-    family: str
-    subject: str
-    data: str
-    stream: str = ""
-    seq: int = 0
-    # For a stored WorkBatch: its ``rows`` summary, sent with the same id (one queue item).
-    rows: HubEvent | None = None
-
-    @cached_property
-    def frame_tail(self) -> bytes:
-        """``event:`` and ``data:`` lines, encoded once and shared by every client."""
-        lines = self.data.replace("\r", "").split("\n")
-        body = "".join(f"data: {line}\n" for line in lines)
-        return f"event: {self.family}\n{body}\n".encode()
-
-
-@dataclass(frozen=True)
-class ClientFilter:
-    """What one SSE subscription wants: subject families, targets, severities (empty = all)."""
-
-    families: frozenset[str] = frozenset()
-    targets: frozenset[str] = frozenset()
-    severities: frozenset[str] = frozenset()
-
-    def wants(self, event: HubEvent) -> bool:
-        if event.family == ROWS_FAMILY:
-            # Derived: only for clients that name it (an unfiltered client gets ``work``).
-            if ROWS_FAMILY not in self.families:
-                return False
-        elif self.families and event.family not in self.families:
-            return False
-        tokens = event.subject.split(".")
-        if (
-            self.severities
-            and event.family == "alert"
-            and (len(tokens) < 3 or tokens[2] not in self.severities)
-        ):
-            return False
-        return not (self.targets and not (set(tokens[2:]) & self.targets))
-
-    def patterns(self, spec: StreamSpec) -> list[str]:
-        """The subjects of ``spec`` this filter can want (none: skip the stream)."""
-        if not self.families:
-            return list(spec.subjects)
-        families = self.families | {"work"} if ROWS_FAMILY in self.families else self.families
-        return [p for p in spec.subjects if family_of(p) in families]
-
-    def parts(self, event: HubEvent) -> tuple[HubEvent, ...]:
-        """What this client gets of one stored item: the event, its ``rows`` summary, both."""
-        rows = event.rows
-        if rows is None:
-            return (event,) if self.wants(event) else ()
-        wanted = tuple(e for e in (event, rows) if self.wants(e))
-        return wanted
-
-
-def stored_event(subject: str, payload: bytes, stream: str, seq: int) -> HubEvent:
-    """A stored message as a hub event; a WorkBatch also gets its ``rows`` summary."""
-    family = family_of(subject)
-    rows = None
-    if family == "work":
-        text = rows_data(payload, subject, seq)
-        if text is not None:
-            rows = HubEvent(ROWS_FAMILY, subject, text, stream, seq)
-    return HubEvent(family, subject, payload.decode("utf-8", "replace"), stream, seq, rows)
-
-
-HEARTBEAT = HubEvent("", "", "")  # queued by the heartbeat loop; never sent as an event
-
-
-def parse_position(text: str) -> dict[str, int]:
-    """``KPI:12,ALERT:3`` → {"KPI": 12, "ALERT": 3}; junk is ignored (then no resume)."""
-    out: dict[str, int] = {}
-    for part in text.split(","):
-        name, _, seq = part.strip().partition(":")
-        if name and seq.isdigit() and len(out) < 32:
-            out[name[:32]] = int(seq)
-    return out
-
-
-def format_position(position: dict[str, int]) -> str:
-    return ",".join(f"{k}:{v}" for k, v in sorted(position.items()))
+# One queued item: the event and its frames for the client's filter group (shared by the
+# group): all but the last frame, and the last (the one a write's ``id:`` line goes on).
+Item = tuple[HubEvent, bytes, bytes]
 
 
 @dataclass(eq=False)
 class HubClient:
-    """A connected SSE client and where it is in each stream."""
+    """A connected SSE client: its backlog, where it is in each stream, its writer's state."""
 
     filter: ClientFilter
-    queue: asyncio.Queue[HubEvent | None]
     position: dict[str, int] = field(default_factory=dict)
     resume_from: dict[str, int] | None = None
     replaying: bool = False
-    # Set when an event is queued; the heartbeat loop beats only clients that stayed idle.
-    busy: bool = False
+    # Events not yet written, oldest first; swapped out whole by the writer.
+    pending: list[Item] = field(default_factory=list)
+    # Set while the writer sleeps; the hub resolves it when there is something to do.
+    waiter: asyncio.Future[None] | None = None
+    beat_due: bool = False
+    # Loop time at which the writer last wrote or started waiting on a write (0: not writing).
+    last_write: float = 0.0
+    writing_since: float = 0.0
+    # The task writing this client's response (sse_asgi), cancelled if its write is stuck.
+    writer: asyncio.Task[Any] | None = None
     dropped: bool = False
+    stalled: bool = False
     sent: int = 0
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class SseHub:
-    """Fan-out of Vigil's events to SSE clients with per-client bounded queues."""
+    """Fan-out of Vigil's events to SSE clients with bounded per-client backlogs."""
 
     def __init__(
         self,
@@ -160,18 +94,23 @@ class SseHub:
         max_clients: int = 1000,
         resume_max: int = 2000,
         heartbeat_s: float = 15.0,
+        stall_s: float = 10.0,
     ) -> None:
         self.heartbeat_s = heartbeat_s
+        self.stall_s = stall_s
         self._beats: asyncio.Task[None] | None = None
         self.queue_size = queue_size
         self.max_clients = max_clients
         self.resume_max = resume_max
         self.clients: set[HubClient] = set()
+        # Clients by filter: per event, one decision and one encoding per group.
+        self.groups: dict[ClientFilter, set[HubClient]] = {}
         self.last_seq: dict[str, int] = {}
         self._subs: list[Any] = []
         self._bus: Bus | None = None
         self.published = 0
         self.dropped_clients = 0
+        self.stalled_clients = 0
         # Called with each event's family before fan-out (the reply cache drops stale answers).
         self.listeners: list[Callable[[str], None]] = []
 
@@ -203,14 +142,25 @@ class SseHub:
         self._beats = asyncio.create_task(self._beat_loop(), name="sse-heartbeats")
 
     async def _beat_loop(self) -> None:
-        # One timer for all clients, instead of a timeout around every client's queue read.
+        # One timer for all clients: heartbeats for idle ones, drops for stalled ones.
+        loop = asyncio.get_running_loop()
+        tick = min(1.0, self.heartbeat_s, self.stall_s / 2)
         while True:
-            await asyncio.sleep(self.heartbeat_s)
-            for client in list(self.clients):
-                if not client.busy:
-                    with contextlib.suppress(asyncio.QueueFull):
-                        client.queue.put_nowait(HEARTBEAT)
-                client.busy = False
+            await asyncio.sleep(tick)
+            self.sweep(loop.time())
+
+    def sweep(self, now: float) -> None:
+        for client in list(self.clients):
+            if client.writing_since and now - client.writing_since > self.stall_s:
+                # Its socket has been full for stall_s: it is not reading. Drop it, so it
+                # holds no more memory than the transport's buffer, and let it resume.
+                self.stalled_clients += 1
+                log.info("SSE client stalled, dropped", stalled_s=round(now - client.writing_since))
+                self._drop(client)
+            elif now - client.last_write >= self.heartbeat_s and not client.pending:
+                client.beat_due = True
+                client.last_write = now
+                client.wake()
 
     async def stop(self) -> None:
         if self._beats is not None:
@@ -236,29 +186,51 @@ class SseHub:
         self.published += 1
         for listener in self.listeners:
             listener(event.family)
-        for client in list(self.clients):
-            if not client.filter.parts(event):
+        limit = self.queue_size
+        overflow: list[HubClient] = []
+        for flt, members in self.groups.items():
+            frames = flt.frames(event)
+            if frames is None:
                 continue
-            try:
-                client.queue.put_nowait(event)
-                client.busy = True
-            except asyncio.QueueFull:
-                self._drop(client)
+            item = (event, *frames)
+            for client in members:
+                pending = client.pending
+                pending.append(item)
+                if len(pending) > limit:
+                    overflow.append(client)
+                elif len(pending) == 1:
+                    client.wake()
+        for client in overflow:
+            self._drop(client)
 
     def _drop(self, client: HubClient) -> None:
+        """Drop a client that fell behind (it reconnects and resumes)."""
         if client in self.clients:
-            self.clients.discard(client)
-            client.dropped = True
             self.dropped_clients += 1
-            # Wake the client's generator so it ends now, not at the next heartbeat.
-            with contextlib.suppress(asyncio.QueueFull):
-                client.queue.put_nowait(None)
+        self.close(client)
+        if client.writing_since and client.writer is not None:
+            # Its writer waits on a full socket: only a cancel ends that wait.
+            client.stalled = True
+            client.writer.cancel()
+
+    def close(self, client: HubClient) -> None:
+        """Forget a client (gone, dropped or shutting down); its writer ends at once."""
+        self.disconnect(client)
+        client.dropped = True
+        client.pending = []
+        client.wake()
 
     def full(self) -> bool:
         return len(self.clients) >= self.max_clients
 
     def connect(self, flt: ClientFilter, last_event_id: str = "") -> HubClient:
-        client = HubClient(filter=flt, queue=asyncio.Queue(self.queue_size))
+        # Equal filters share one object, so the group's cached decisions are shared.
+        for known in self.groups:
+            if known == flt:
+                flt = known
+                break
+        client = HubClient(filter=flt)
+        client.last_write = asyncio.get_running_loop().time()
         followed = {short(s.name) for s in _FOLLOWED if flt.patterns(s)}
         client.position = {k: v for k, v in self.last_seq.items() if k in followed}
         resume = {k: v for k, v in parse_position(last_event_id).items() if k in followed}
@@ -266,102 +238,111 @@ class SseHub:
             client.resume_from = resume
             client.position.update(resume)
         self.clients.add(client)
+        self.groups.setdefault(flt, set()).add(client)
         return client
 
     def disconnect(self, client: HubClient) -> None:
         self.clients.discard(client)
+        members = self.groups.get(client.filter)
+        if members is not None:
+            members.discard(client)
+            if not members:
+                del self.groups[client.filter]
 
     def event_id(self, client: HubClient) -> str:
         return format_position(client.position)
 
-    async def _replay(self, client: HubClient) -> AsyncIterator[HubEvent]:
+    def take(self, client: HubClient) -> list[Item]:
+        """The client's new events since the last call, in order, minus any already sent."""
+        items, client.pending = client.pending, []
+        if not items:
+            return items
+        position = client.position
+        fresh: list[Item] = []
+        for item in items:
+            event = item[0]
+            if event.stream:
+                if event.seq <= position.get(event.stream, 0):
+                    continue  # already sent during the replay
+                position[event.stream] = event.seq
+            fresh.append(item)
+        client.sent += len(fresh)
+        client.last_write = asyncio.get_running_loop().time()
+        return fresh
+
+    async def wait(self, client: HubClient) -> None:
+        """Until the client has events, a heartbeat is due or it was dropped."""
+        if client.pending or client.beat_due or client.dropped:
+            return
+        client.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await client.waiter
+        finally:
+            client.waiter = None
+
+    async def replay(self, client: HubClient) -> AsyncIterator[Item]:
         """Stored events after the client's resume position, oldest first, up to resume_max."""
         if self._bus is None or not client.resume_from:
             return
+        client.replaying = True
         budget = self.resume_max
-        for spec in _FOLLOWED:
-            name = short(spec.name)
-            start = client.resume_from.get(name)
-            patterns = client.filter.patterns(spec)
-            if start is None or not patterns or budget <= 0:
-                continue
-            if start >= self.last_seq.get(name, 0):
-                continue
-            config = ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=start + 1,
-                filter_subjects=patterns,
-            )
-            sub = await self._bus.js.subscribe(
-                patterns[0], stream=spec.name, ordered_consumer=True, config=config
-            )
-            try:
-                while budget > 0:
-                    try:
-                        msg = await sub.next_msg(timeout=2.0)
-                    except Exception:
-                        break
-                    meta = msg.metadata
-                    budget -= 1
-                    yield stored_event(msg.subject, msg.data, name, meta.sequence.stream)
-                    if meta.num_pending == 0:
-                        break
-            finally:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
-
-    async def batches(
-        self, client: HubClient, heartbeat_s: float, most: int = 64
-    ) -> AsyncIterator[list[HubEvent] | None]:
-        """Like ``events`` but hands over everything already queued at once (fewer writes)."""
-        batch: list[HubEvent] = []
-        async for event in self.events(client, heartbeat_s):
-            if event is None:
-                yield None
-                continue
-            batch.append(event)
-            # During a replay the queue holds later live events: they wait their turn.
-            while len(batch) < most and not client.dropped and not client.replaying:
+        try:
+            for spec in _FOLLOWED:
+                name = short(spec.name)
+                start = client.resume_from.get(name)
+                patterns = client.filter.patterns(spec)
+                if start is None or not patterns or budget <= 0:
+                    continue
+                if start >= self.last_seq.get(name, 0):
+                    continue
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=start + 1,
+                    filter_subjects=patterns,
+                )
+                sub = await self._bus.js.subscribe(
+                    patterns[0], stream=spec.name, ordered_consumer=True, config=config
+                )
                 try:
-                    queued = client.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if queued is None or queued is HEARTBEAT:
-                    break
-                if queued.stream:
-                    if queued.seq <= client.position.get(queued.stream, 0):
-                        continue
-                    client.position[queued.stream] = queued.seq
-                client.sent += 1
-                batch.append(queued)
-            yield batch
-            batch = []
+                    while budget > 0 and not client.dropped:
+                        try:
+                            msg = await sub.next_msg(timeout=2.0)
+                        except Exception:
+                            break
+                        meta = msg.metadata
+                        budget -= 1
+                        old = stored_event(msg.subject, msg.data, name, meta.sequence.stream)
+                        frames = client.filter.frames(old)
+                        if frames is not None:
+                            client.position[name] = old.seq
+                            client.sent += 1
+                            yield old, *frames
+                        if meta.num_pending == 0:
+                            break
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+        finally:
+            client.replaying = False
 
     async def events(self, client: HubClient, heartbeat_s: float) -> AsyncIterator[HubEvent | None]:
-        """Yield the client's events; None means "send a heartbeat" (the hub's own interval).
+        """Yield the client's events one by one; None means "send a heartbeat".
 
-        ``heartbeat_s`` is kept for callers of the first version; the hub sets the pace.
+        For handlers that shape each event themselves (the alerts stream); the main stream
+        writes the pre-encoded frames instead (sse_asgi). ``heartbeat_s`` is kept for
+        callers of the first version; the hub sets the pace.
         """
         try:
-            client.replaying = bool(client.resume_from)
-            async for old in self._replay(client):
-                if client.filter.parts(old):
-                    client.position[old.stream] = old.seq
-                    client.sent += 1
-                    yield old
-            client.replaying = False
+            async for old, _head, _last in self.replay(client):
+                yield old
             while not client.dropped:
-                event = await client.queue.get()
-                if event is None:
-                    return
-                if event is HEARTBEAT:
+                await self.wait(client)
+                if client.beat_due and not client.pending:
+                    client.beat_due = False
                     yield None
                     continue
-                if event.stream:
-                    if event.seq <= client.position.get(event.stream, 0):
-                        continue  # already sent during the replay
-                    client.position[event.stream] = event.seq
-                client.sent += 1
-                yield event
+                client.beat_due = False
+                for event, _head, _last in self.take(client):
+                    yield event
         finally:
             self.disconnect(client)

@@ -35,6 +35,7 @@ async def open_state(
         max_clients=cfg.sse_max_clients,
         resume_max=cfg.sse_resume_max,
         heartbeat_s=cfg.sse_heartbeat_s,
+        stall_s=cfg.sse_stall_s,
     )
     await hub.start(bus)
     stack.push_async_callback(hub.stop)

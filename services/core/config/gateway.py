@@ -25,6 +25,8 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     sse_max_clients: int = 1000
     sse_queue_size: int = 256
     sse_heartbeat_s: float = 15.0
+    # Drop an SSE client whose write has waited this long on a full socket (it resumes later).
+    sse_stall_s: float = 10.0
     # How many stored events one resuming SSE client may replay (Last-Event-ID).
     sse_resume_max: int = 2000
     # /api/v1/health and /metrics answer without credentials only when these are true.

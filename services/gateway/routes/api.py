@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
@@ -11,6 +10,7 @@ from litestar.response import Stream
 
 from services.core.bus import RpcError
 from services.gateway.sse import ClientFilter
+from services.gateway.sse_asgi import SseResponse, SseStream
 from services.gateway.state import gateway_state
 
 
@@ -23,10 +23,23 @@ def health(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Liveness of the gateway and its NATS connection."""
     state = gateway_state(request)
     connected = bool(state.bus and state.bus.nc.is_connected)
-    return {"ok": connected, "nats": connected, "sse_clients": len(state.hub.clients)}
+    hub = state.hub
+    return {
+        "ok": connected,
+        "nats": connected,
+        "sse_clients": len(hub.clients),
+        # Clients dropped for falling behind, and of those, for a socket that stayed full.
+        "sse_dropped": hub.dropped_clients,
+        "sse_stalled": hub.stalled_clients,
+    }
 
 
-@get("/api/v1/stream", tags=["events"], opt={"skip_compression": True})
+@get(
+    "/api/v1/stream",
+    tags=["events"],
+    media_type="text/event-stream",
+    opt={"skip_compression": True},
+)
 async def stream(
     request: Request[Any, Any, Any],
     family: str | None = None,
@@ -36,40 +49,17 @@ async def stream(
 ) -> Stream:
     """Live events as SSE, filtered by subject family, target and severity (comma lists).
 
-    Send ``Last-Event-ID`` (or ``?last_event_id=``) to resume after a disconnect.
+    Send ``Last-Event-ID`` (or ``?last_event_id=``) to resume after a disconnect. Family
+    ``rows`` is a compact summary of each work batch (docs/SSE.md).
     """
     state = gateway_state(request)
     if state.hub.full():
         raise HTTPException(status_code=503, detail="too many SSE clients; try again later")
     flt = ClientFilter(_split(family), _split(target), _split(severity))
     resume = request.headers.get("last-event-id") or last_event_id or ""
-    hub = state.hub
-    client = hub.connect(flt, resume)
-    heartbeat = state.settings.gateway.sse_heartbeat_s
-
-    async def frames() -> AsyncIterator[bytes]:
-        # Hand-written frames: each event's data lines are encoded once for all clients.
-        hello = hub.event_id(client)
-        yield f"retry: 2000\nevent: hello\n{_id_line(hello)}data: {{}}\n\n".encode()
-        async for batch in hub.batches(client, heartbeat):
-            if batch is None:
-                yield b": heartbeat\n\n"
-                continue
-            parts = [p.frame_tail for e in batch for p in client.filter.parts(e)]
-            if batch[-1].stream:
-                # Only the last event of a write carries the id: a resume never skips one.
-                parts[-1] = _id_line(hub.event_id(client)).encode() + parts[-1]
-            yield b"".join(parts)
-
-    return Stream(
-        frames(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-    )
-
-
-def _id_line(ident: str) -> str:
-    return f"id: {ident}\n" if ident else ""
+    client = state.hub.connect(flt, resume)
+    # Frames go straight from the hub to the connection (sse_asgi): no generator chain.
+    return SseResponse(SseStream(state.hub, client))
 
 
 @get("/api/v1/kpi/today", tags=["kpi"])

@@ -92,7 +92,7 @@ class FileIngest:
                 )
                 await asyncio.sleep(1.0)
                 # Start clean from what is committed (the same batches, so the same msg ids).
-                await self.store.save_pending()
+                self.store.commit()
                 fresh = SourceTailer(tailer.source, self.ctx)
                 fresh.counters = tailer.counters
                 self.tailers[self.tailers.index(tailer)] = fresh

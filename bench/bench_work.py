@@ -237,16 +237,24 @@ async def _kpi_latency(url: str, root: Path) -> list[Figure]:
     await work.start(analyzer_bus)
     publisher = asyncio.create_task(work.publish_loop())
     today = date.today().isoformat()
-    sent: dict[int, float] = {}  # cumulative events today → publish time
-    got: list[float] = []
+    sent: list[tuple[int, float]] = []  # (cumulative events today, publish time) per batch
+    covered = 0  # batches covered by a KpiUpdate so far
+    got: list[float] = []  # per batch of 10 rows (so per row): publish → first update covering it
+    newest: list[float] = []  # per update: its newest batch only (no coalescing wait)
     plain: list[float] = []
     await asyncio.sleep(0.5)
 
     async def on_kpi(msg: Any) -> None:
+        nonlocal covered
+        arrived = time.perf_counter()
         update = msgspec.json.decode(msg.data, type=contracts.KpiUpdate)
-        at = sent.get(int(update.values.get("events", -1)))
-        if at is not None:
-            got.append(time.perf_counter() - at)
+        count = int(update.values.get("events", -1))
+        start = covered
+        while covered < len(sent) and sent[covered][0] <= count:
+            got.append(arrived - sent[covered][1])
+            covered += 1
+        if covered > start:
+            newest.append(arrived - sent[covered - 1][1])
 
     async def on_work(msg: Any) -> None:
         batch = msgspec.json.decode(msg.data, type=WorkBatch)
@@ -266,7 +274,7 @@ async def _kpi_latency(url: str, root: Path) -> list[Figure]:
         batch = WorkBatch(source="latency", host=repr(t0), path="lat", file_id="lat",
                           start=i, end=i + 1, process="packing", events=events)  # fmt: skip
         total += 10
-        sent[total] = t0
+        sent.append((total, t0))
         await bus.js.publish("vigil.work.packing", bus.codec.encode(batch))
         await asyncio.sleep(max(0.0, 0.01 - (time.perf_counter() - t0)))
     await asyncio.sleep(1.0)
@@ -274,14 +282,23 @@ async def _kpi_latency(url: str, root: Path) -> list[Figure]:
     await work.close()
     await analyzer_bus.close()
     await bus.close()
+    ms = 1000.0
+    note = (
+        f"every row: publish → the first KpiUpdate covering it ({len(got) * 10:,} of 3,000 "
+        f"rows, {len(newest)} KpiUpdates: coalesced, at most one per 0.25 s); to NATS, not a "
+        f"browser; each update's newest row only: p50 {percentile(newest, 50) * ms:.1f} ms, "
+        f"p99 {percentile(newest, 99) * ms:.1f} ms. The issue's 10/50 ms target is for the "
+        "live row feed (SSE rows), measured end to end below"
+    )
     return [
-        Figure("append → KpiUpdate at 1,000 events/s (p50)", percentile(got, 50) * 1000, "ms",
-               "append → plain JetStream subscriber (p50)", percentile(plain, 50) * 1000,
-               "p50 ≤ 10 ms", percentile(got, 50) * 1000 <= 10,
-               f"{len(got)} KpiUpdates for 300 batches (coalesced); to NATS, not a browser"),
-        Figure("append → KpiUpdate at 1,000 events/s (p99)", percentile(got, 99) * 1000, "ms",
-               "append → plain JetStream subscriber (p99)", percentile(plain, 99) * 1000,
-               "p99 ≤ 50 ms", percentile(got, 99) * 1000 <= 50),
+        Figure("published batch → KpiUpdate at 1,000 events/s, per row (p50)",
+               percentile(got, 50) * ms, "ms",
+               "append → plain JetStream subscriber (p50)", percentile(plain, 50) * ms,
+               "coalesced by design (≤ 1 per 0.25 s)", None, note),
+        Figure("published batch → KpiUpdate at 1,000 events/s, per row (p99)",
+               percentile(got, 99) * ms, "ms",
+               "append → plain JetStream subscriber (p99)", percentile(plain, 99) * ms,
+               "coalesced by design (≤ 1 per 0.25 s)", None),
     ]  # fmt: skip
 
 

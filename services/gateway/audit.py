@@ -20,8 +20,8 @@ from sqlalchemy import Engine, func, insert, select
 from services.core import contracts
 from services.core.bus import Bus
 from services.core.logs import get_logger
+from services.gateway.auth import tables as t
 from services.gateway.auth.db import GatewayDb
-from services.gateway.auth.models import AuditRow
 from services.gateway.security import current_user
 
 log = get_logger("gateway")
@@ -81,23 +81,23 @@ class AuditLog:
 
 def _insert(engine: Engine, values: dict[str, Any]) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(AuditRow).values(**values))
+        conn.execute(insert(t.audit).values(**values))
 
 
 def _query(engine: Engine, q: AuditQuery) -> tuple[list[dict[str, Any]], int]:
     conds: list[Any] = []
     if q.actor:
-        conds.append(AuditRow.actor == q.actor)
+        conds.append(t.audit.c.actor == q.actor)
     if q.action:
-        conds.append(AuditRow.action.startswith(q.action))  # type: ignore[attr-defined]
+        conds.append(t.audit.c.action.startswith(q.action))
     if q.ok is not None:
-        conds.append(AuditRow.ok == q.ok)
+        conds.append(t.audit.c.ok == q.ok)
     if q.since is not None:
-        conds.append(AuditRow.ts >= q.since)
+        conds.append(t.audit.c.ts >= q.since)
     if q.until is not None:
-        conds.append(AuditRow.ts < q.until)
-    stmt = select(AuditRow).where(*conds).order_by(AuditRow.id.desc())  # type: ignore[union-attr]
-    count = select(func.count()).select_from(AuditRow).where(*conds)
+        conds.append(t.audit.c.ts < q.until)
+    stmt = select(t.audit).where(*conds).order_by(t.audit.c.id.desc())
+    count = select(func.count()).select_from(t.audit).where(*conds)
     with engine.begin() as conn:
         total = int(conn.execute(count).scalar_one())
         rows = conn.execute(stmt.limit(q.limit).offset(q.offset)).mappings().all()

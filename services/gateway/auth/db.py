@@ -10,9 +10,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel
 
-from services.gateway.auth import models  # noqa: F401  (registers the tables)
+from services.gateway.auth.tables import metadata
 
 T = TypeVar("T")
 
@@ -40,7 +39,7 @@ class GatewayDb:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        metadata.create_all(self.engine)
 
     async def run(self, fn: Callable[[Engine], T]) -> T:
         """Run ``fn(engine)`` on the writer thread."""

@@ -18,10 +18,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlmodel import col
 
+from services.gateway.auth import tables as t
 from services.gateway.auth.db import GatewayDb
-from services.gateway.auth.models import ApiKey, LoginAttempt, Meta, SessionRow, User
 from services.gateway.auth.records import (
     MIN_PASSWORD,
     NAME_RE,
@@ -81,7 +80,7 @@ class AuthStore:
         with engine.begin() as conn:
             users = [
                 UserInfo(r.name, r.role, r.created_at, bool(r.must_change), bool(r.disabled))
-                for r in conn.execute(select(User))
+                for r in conn.execute(select(t.users))
             ]
             keys = [
                 (
@@ -96,20 +95,20 @@ class AuthStore:
                     ),
                     r.key_hash,
                 )
-                for r in conn.execute(select(ApiKey))
+                for r in conn.execute(select(t.api_keys))
             ]
-            conn.execute(delete(SessionRow).where(SessionRow.expires_at < now))  # type: ignore[arg-type]
+            conn.execute(delete(t.sessions).where(t.sessions.c.expires_at < now))
             sessions = {
                 r.token_hash: SessionInfo(r.user_name, r.expires_at)
-                for r in conn.execute(select(SessionRow))
+                for r in conn.execute(select(t.sessions))
             }
             attempts = {
-                r.name: (r.failures, r.locked_until) for r in conn.execute(select(LoginAttempt))
+                r.name: (r.failures, r.locked_until) for r in conn.execute(select(t.login_attempts))
             }
-            row = conn.execute(select(col(Meta.value)).where(col(Meta.key) == "secret")).first()
+            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "secret")).first()
             if row is None:
                 secret = secrets.token_hex(32)
-                conn.execute(insert(Meta).values(key="secret", value=secret))
+                conn.execute(insert(t.meta).values(key="secret", value=secret))
             else:
                 secret = row[0]
         return users, keys, sessions, attempts, secret
@@ -131,7 +130,7 @@ class AuthStore:
         await self.db.run(
             lambda e: _exec(
                 e,
-                insert(User).values(
+                insert(t.users).values(
                     name=name,
                     password_hash=hashed,
                     role=checked,
@@ -150,7 +149,7 @@ class AuthStore:
         if self.users[name].role == "admin" and checked != "admin":
             self._keep_an_admin(name)
         await self.db.run(
-            lambda e: _exec(e, update(User).where(User.name == name).values(role=checked))  # type: ignore[arg-type]
+            lambda e: _exec(e, update(t.users).where(t.users.c.name == name).values(role=checked))
         )
         self.users[name] = replace(self.users[name], role=checked)
 
@@ -162,8 +161,8 @@ class AuthStore:
         await self.db.run(
             lambda e: _exec(
                 e,
-                update(User)
-                .where(User.name == name)  # type: ignore[arg-type]
+                update(t.users)
+                .where(t.users.c.name == name)
                 .values(password_hash=hashed, must_change=must_change),
             )
         )
@@ -176,8 +175,8 @@ class AuthStore:
 
         def work(engine: Engine) -> None:
             with engine.begin() as conn:
-                conn.execute(delete(User).where(User.name == name))  # type: ignore[arg-type]
-                conn.execute(delete(SessionRow).where(SessionRow.user_name == name))  # type: ignore[arg-type]
+                conn.execute(delete(t.users).where(t.users.c.name == name))
+                conn.execute(delete(t.sessions).where(t.sessions.c.user_name == name))
 
         await self.db.run(work)
         del self.users[name]
@@ -214,7 +213,7 @@ class AuthStore:
             return LoginResult(False, reason="locked" if locked else "bad_credentials")
         if name in self.attempts:
             await self.db.run(
-                lambda e: _exec(e, delete(LoginAttempt).where(LoginAttempt.name == name))  # type: ignore[arg-type]
+                lambda e: _exec(e, delete(t.login_attempts).where(t.login_attempts.c.name == name))
             )
             self.attempts.pop(name, None)
         token = await self.new_session(name, remote)
@@ -242,9 +241,11 @@ class AuthStore:
 
         def work(engine: Engine) -> None:
             with engine.begin() as conn:
-                conn.execute(delete(LoginAttempt).where(LoginAttempt.name == name))  # type: ignore[arg-type]
+                conn.execute(delete(t.login_attempts).where(t.login_attempts.c.name == name))
                 conn.execute(
-                    insert(LoginAttempt).values(name=name, failures=failures, locked_until=until)
+                    insert(t.login_attempts).values(
+                        name=name, failures=failures, locked_until=until
+                    )
                 )
 
         await self.db.run(work)
@@ -260,7 +261,7 @@ class AuthStore:
         await self.db.run(
             lambda e: _exec(
                 e,
-                insert(SessionRow).values(
+                insert(t.sessions).values(
                     token_hash=token_hash,
                     user_name=name,
                     created_at=now,
@@ -285,7 +286,7 @@ class AuthStore:
         token_hash = sha256(token)
         self.sessions.pop(token_hash, None)
         await self.db.run(
-            lambda e: _exec(e, delete(SessionRow).where(SessionRow.token_hash == token_hash))  # type: ignore[arg-type]
+            lambda e: _exec(e, delete(t.sessions).where(t.sessions.c.token_hash == token_hash))
         )
 
     def csrf_token(self, binding: str) -> str:
@@ -312,7 +313,7 @@ class AuthStore:
         await self.db.run(
             lambda e: _exec(
                 e,
-                insert(ApiKey).values(
+                insert(t.api_keys).values(
                     id=key_id,
                     key_hash=key_hash,
                     name=label,
@@ -334,7 +335,9 @@ class AuthStore:
             return info
         now = time.time()
         await self.db.run(
-            lambda e: _exec(e, update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=now))  # type: ignore[arg-type]
+            lambda e: _exec(
+                e, update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked_at=now)
+            )
         )
         self.keys[key_id] = replace(info, revoked_at=now)
         return self.keys[key_id]
@@ -356,9 +359,9 @@ class AuthStore:
             with engine.begin() as conn:
                 for key_id, ts in uses.items():
                     conn.execute(
-                        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=ts)  # type: ignore[arg-type]
+                        update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=ts)
                     )
-                conn.execute(delete(SessionRow).where(SessionRow.expires_at < now))  # type: ignore[arg-type]
+                conn.execute(delete(t.sessions).where(t.sessions.c.expires_at < now))
 
         await self.db.run(work)
         for key_id, ts in uses.items():
@@ -376,5 +379,5 @@ def _exec(engine: Engine, statement: Any) -> None:
 
 def _password_hash(engine: Engine, name: str) -> str | None:
     with engine.begin() as conn:
-        row = conn.execute(select(col(User.password_hash)).where(User.name == name)).first()  # type: ignore[arg-type]
+        row = conn.execute(select(t.users.c.password_hash).where(t.users.c.name == name)).first()
     return row[0] if row else None

@@ -9,9 +9,10 @@ import sys
 from typing import Any
 
 SERVICE_COMMANDS = ("ingest", "analyzer", "alerts", "gateway")
+BUILT_IN = ("up", *SERVICE_COMMANDS, "status", "schema", "demo")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(extras: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description="Vigil operations monitor")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -30,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
     demo.add_argument("--folder", help="target folder (default: the first work source's path)")
     demo.add_argument("--seed", type=int, default=None)
-    for extra in _extra_commands():
+    for extra in _extra_commands() if extras else []:
         extra.add_to(sub, common)
     return parser
 
@@ -101,7 +102,11 @@ async def _status(settings: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((a for a in argv if not a.startswith("-")), "")
+    # A built-in command parses without importing the extra commands' modules (backup:
+    # sqlite3, tarfile, …): `vigil up` is a process of the running stack, kept small.
+    args = _parser(extras=first not in BUILT_IN).parse_args(argv)
     command = args.command
     if command == "schema":
         raise SystemExit(cmd_schema(args.name))

@@ -8,6 +8,7 @@ prints one batch as JSON, or that line.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import socket
 import sys
@@ -28,6 +29,12 @@ class GpuCollector:
 
     def start(self) -> str:
         """Initialise NVML; returns "" when ready, else why the collector is off."""
+        if sys.platform.startswith("linux"):
+            # pynvml loads this same library; without it, skip importing pynvml (~2 MB).
+            try:
+                ctypes.CDLL("libnvidia-ml.so.1")
+            except OSError:
+                return "GPU collector off: no NVIDIA driver (libnvidia-ml.so.1 not found)"
         try:
             import pynvml
         except ImportError:

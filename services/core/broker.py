@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -63,6 +64,7 @@ class EmbeddedBroker:
         host: str = "127.0.0.1",
         server_name: str = "vigil",
         config_text: str | None = None,
+        memory_limit_mb: int = 0,
     ) -> None:
         self.data_dir = data_dir
         # A hand-written config (tests of clusters and leaf nodes) replaces the rendered one.
@@ -71,6 +73,8 @@ class EmbeddedBroker:
         self.mqtt_port = mqtt_port
         self.host = host
         self.server_name = server_name
+        # Go's soft limit: the GC works harder near it instead of keeping caches (0 = none).
+        self.memory_limit_mb = memory_limit_mb
         self.proc: asyncio.subprocess.Process | None = None
         self.client_url = ""
         self._drain: asyncio.Task[None] | None = None
@@ -103,6 +107,7 @@ class EmbeddedBroker:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            env=self._env(),
         )
         try:
             await asyncio.wait_for(self._wait_ready(), timeout)
@@ -111,6 +116,13 @@ class EmbeddedBroker:
             raise BrokerError(f"nats-server did not become ready in {timeout:.0f} s") from None
         self._drain = asyncio.create_task(self._drain_output())
         return self.client_url
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # An operator's own GOMEMLIMIT wins over the setting.
+        if self.memory_limit_mb > 0 and "GOMEMLIMIT" not in env:
+            env["GOMEMLIMIT"] = f"{self.memory_limit_mb}MiB"
+        return env
 
     async def _wait_ready(self) -> None:
         assert self.proc and self.proc.stderr

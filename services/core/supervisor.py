@@ -88,6 +88,7 @@ class Supervisor:
             port=self.settings.nats.port,
             mqtt_port=self.settings.nats.mqtt_port,
             server_name=f"vigil-{self.settings.host}",
+            memory_limit_mb=self.settings.nats.memory_limit_mb,
         )
         self.nats_url = await broker.start()
         self.broker = broker

@@ -187,9 +187,15 @@ class Outbox:
         while True:
             msg_id, subject, event = await self.events.get()
             try:
-                ack = await self.bus.publish_retrying(
-                    subject, event, msg_id=msg_id, stop=self.stopping
-                )
+                while True:
+                    try:
+                        ack = await self.bus.publish_retrying(
+                            subject, event, msg_id=msg_id, stop=self.stopping
+                        )
+                        break
+                    except Exception as exc:  # never let one odd failure end publishing
+                        self.bus.log.warning("alert event publish failed", error=repr(exc)[:200])
+                        await asyncio.sleep(0.5)
                 if ack is not None:
                     self.published += 1
                     self.store.put("event_done", msg_id)

@@ -148,6 +148,10 @@ class AlertStore:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        while not self.queue.empty():  # put after the last flush: fail, never hang
+            op, payload = self.queue.get_nowait()
+            if op == "group" and not payload[1].done():
+                payload[1].set_exception(RuntimeError("alerts store is closed"))
         self.engine.dispose()
 
     async def flush(self) -> None:
@@ -160,6 +164,8 @@ class AlertStore:
 
     async def commit(self, ops: list[tuple[str, Any]]) -> None:
         """Write ``ops`` in one transaction and return once it is on disk (raises if not)."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("alerts store is closed")  # nobody would ever answer
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(("group", (ops, done)))
         await done
@@ -173,13 +179,18 @@ class AlertStore:
             waiting = [p[1] for op, p in batch if op == "group"]
             try:
                 await asyncio.to_thread(self._write_batch, batch)
-            except Exception as exc:  # a failed batch must not stop the writer
-                from services.core.logs import get_logger
+            except BaseException as exc:  # a failed batch must not stop the writer
+                if not isinstance(exc, asyncio.CancelledError):
+                    from services.core.logs import get_logger
 
-                get_logger("alerts").exception("store write failed", error=repr(exc)[:300])
+                    get_logger("alerts").exception("store write failed", error=repr(exc)[:300])
+                # Whoever waits on a group must hear of it, even when the writer is cancelled.
+                failure = exc if isinstance(exc, Exception) else RuntimeError("store closed")
                 for fut in waiting:
                     if not fut.done():
-                        fut.set_exception(exc)
+                        fut.set_exception(failure)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
             else:
                 for fut in waiting:
                     if not fut.done():

@@ -30,8 +30,10 @@ class ServiceProc:
 
     Like systemd's ``Restart=on-failure`` in deploy/, a process that exits by itself (e.g.
     the broker was killed while it started and it gave up) is started again; ``exits``
-    records those codes. Without this a service that died during start-up stayed dead and
-    the test waited in vain for its counts (the flaky "10,226 of 20,197 rows").
+    records those codes. Without this a service that died during start-up (seen: the
+    analyzer's ``ensure_streams`` timing out while the broker was down) stayed dead and the
+    test waited in vain for its counts; an ingest dead that way is the likely cause of the
+    flaky "counted 10,226 of 20,197 rows".
     """
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:

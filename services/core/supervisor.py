@@ -32,11 +32,24 @@ class Child:
     """One supervised service process."""
 
     name: str
+    # The service module (``name`` is ``alerts-p1`` for partition 1) and its extra env.
+    service: str = ""
+    env: dict[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     restarts: int = 0
     backoff_s: float = 0.5
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _children(settings: Settings, service: str) -> list[Child]:
+    """One child per service, or one per partition of a partitioned analyzer or alerts."""
+    section = getattr(settings, service, None)
+    partitions = getattr(section, "partitions", 1)
+    if partitions <= 1:
+        return [Child(service)]
+    var = f"VIGIL_{service.upper()}_PARTITION"
+    return [Child(f"{service}-p{k}", service, {var: str(k)}) for k in range(partitions)]
 
 
 class Supervisor:
@@ -53,7 +66,7 @@ class Supervisor:
         self.settings = settings
         self.config_path = config_path
         self.log_level = log_level
-        self.children = {name: Child(name) for name in services}
+        self.children = {c.name: c for name in services for c in _children(settings, name)}
         self.broker: EmbeddedBroker | None = None
         self.nats_url = settings.nats.url
         self.stop = asyncio.Event()
@@ -104,12 +117,13 @@ class Supervisor:
         return env
 
     async def _spawn(self, child: Child) -> None:
-        args = [sys.executable, "-m", f"services.{child.name}", "--log-level", self.log_level]
+        module = f"services.{child.service or child.name}"
+        args = [sys.executable, "-m", module, "--log-level", self.log_level]
         child.proc = await asyncio.create_subprocess_exec(
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=self._child_env(),
+            env={**self._child_env(), **child.env},
             start_new_session=True,
         )
         child.started_at = time.monotonic()

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from services.core.bus import Bus
+from services.core.config import NatsSettings
 from services.core.partition import api
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy"
 
@@ -83,3 +84,42 @@ def test_scaled_compose_runs_every_partition_once() -> None:
         assert sorted(int(e[f"VIGIL_{service.upper()}_PARTITION"]) for e in envs) == [0, 1]
     gateway = compose["services"]["gateway"]["environment"]
     assert gateway["VIGIL_ALERTS_PARTITIONS"] == gateway["VIGIL_ANALYZER_PARTITIONS"] == "2"
+
+
+@pytest.mark.slow
+async def test_vigil_up_starts_every_partition(tmp_path: Path, child_env: dict[str, str]) -> None:
+    nats_port = free_port()
+    env = {
+        **child_env,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_NATS_PORT": str(nats_port),
+        "VIGIL_GATEWAY_PORT": str(free_port()),
+        "VIGIL_CONFIG": str(tmp_path / "vigil.toml"),
+        "VIGIL_ALERTS_PARTITIONS": "2",
+        "VIGIL_ANALYZER_PARTITIONS": "2",
+    }
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.core.cli", "up",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        settings = NatsSettings(url=f"nats://127.0.0.1:{nats_port}")
+        bus = await Bus.connect(settings, "test", deadline_s=30)
+        try:
+            for service in ("alerts", "analyzer"):
+                for k in (0, 1):
+
+                    async def answers(s: str = service, p: int = k) -> bool:
+                        try:
+                            raw = await bus.request(api(s, "health", p, 2), {}, timeout=1.0)
+                        except Exception:
+                            return False
+                        return bool(msgspec.json.decode(raw)["detail"]["partition"] == p)
+
+                    await wait_for(answers, timeout=60, step=0.3)
+        finally:
+            await bus.close()
+    finally:
+        up.terminate()
+        code = await asyncio.wait_for(up.wait(), 20)
+    assert code == 0

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 
 from services.core.service import run_main
 from services.gateway.service import GatewayService
@@ -14,6 +15,10 @@ def main(argv: list[str] | None = None) -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    # SSE fan-out allocates short-lived objects per client and event; full collections
+    # walking every imported module then cost milliseconds each, in the middle of a
+    # fan-out. Imports never die: move them out of the collector's sight.
+    gc.freeze()
     run_main(GatewayService, argv)
 
 

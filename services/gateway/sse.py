@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +70,8 @@ class HubClient:
     # Set while the writer sleeps; the hub resolves it when there is something to do.
     waiter: asyncio.Future[None] | None = None
     beat_due: bool = False
-    # Loop time at which the writer last wrote or started waiting on a write (0: not writing).
+    # time.monotonic() of the writer's last write, and of the start of the write it is
+    # waiting on (0: none).
     last_write: float = 0.0
     writing_since: float = 0.0
     # The task writing this client's response (sse_asgi), cancelled if its write is stuck.
@@ -108,6 +110,7 @@ class SseHub:
         self.last_seq: dict[str, int] = {}
         self._subs: list[Any] = []
         self._bus: Bus | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
         self.dropped_clients = 0
         self.stalled_clients = 0
@@ -116,6 +119,7 @@ class SseHub:
 
     async def start(self, bus: Bus) -> None:
         self._bus = bus
+        self._loop = asyncio.get_running_loop()
         for spec in _FOLLOWED:
             try:
                 info = await bus.js.stream_info(spec.name)
@@ -143,11 +147,10 @@ class SseHub:
 
     async def _beat_loop(self) -> None:
         # One timer for all clients: heartbeats for idle ones, drops for stalled ones.
-        loop = asyncio.get_running_loop()
         tick = min(1.0, self.heartbeat_s, self.stall_s / 2)
         while True:
             await asyncio.sleep(tick)
-            self.sweep(loop.time())
+            self.sweep(time.monotonic())
 
     def sweep(self, now: float) -> None:
         for client in list(self.clients):
@@ -230,7 +233,7 @@ class SseHub:
                 flt = known
                 break
         client = HubClient(filter=flt)
-        client.last_write = asyncio.get_running_loop().time()
+        client.last_write = time.monotonic()
         followed = {short(s.name) for s in _FOLLOWED if flt.patterns(s)}
         client.position = {k: v for k, v in self.last_seq.items() if k in followed}
         resume = {k: v for k, v in parse_position(last_event_id).items() if k in followed}
@@ -267,14 +270,15 @@ class SseHub:
                 position[event.stream] = event.seq
             fresh.append(item)
         client.sent += len(fresh)
-        client.last_write = asyncio.get_running_loop().time()
+        client.last_write = time.monotonic()
         return fresh
 
     async def wait(self, client: HubClient) -> None:
         """Until the client has events, a heartbeat is due or it was dropped."""
         if client.pending or client.beat_due or client.dropped:
             return
-        client.waiter = asyncio.get_running_loop().create_future()
+        # The hub's loop, not get_running_loop(): that one asks the kernel for the pid.
+        client.waiter = (self._loop or asyncio.get_running_loop()).create_future()
         try:
             await client.waiter
         finally:

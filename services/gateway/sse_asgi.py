@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -92,12 +93,11 @@ class SseStream:
 
     async def _write(self, send: Send, body: bytes, more: bool = True) -> None:
         client = self.client
-        loop = asyncio.get_running_loop()
-        client.writing_since = loop.time()
+        client.writing_since = time.monotonic()
         message: Message = {"type": "http.response.body", "body": body, "more_body": more}
         await send(message)
         client.writing_since = 0.0
-        client.last_write = loop.time()
+        client.last_write = time.monotonic()
 
     async def _watch(self, receive: Receive) -> None:
         while True:

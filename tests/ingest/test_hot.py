@@ -29,7 +29,6 @@ async def test_a_hot_file_is_polled_until_it_goes_quiet(tmp_path: Path) -> None:
     path.write_text("a\n")
     grew: asyncio.Queue[str] = asyncio.Queue()
     hot = HotFiles(grew.put_nowait, max_delay_s=0.005)
-    task = asyncio.create_task(hot.run())
     try:
         hot.touch(str(path), path.stat().st_size)
         for i in range(3):
@@ -50,7 +49,7 @@ async def test_a_hot_file_is_polled_until_it_goes_quiet(tmp_path: Path) -> None:
         await wait_for(lambda: not hot.files, timeout=10)  # gone: dropped at once
         assert grew.empty()
     finally:
-        task.cancel()
+        hot.close()
 
 
 async def test_many_small_appends_arrive_once_in_order_while_hot(

@@ -92,7 +92,10 @@ class FileIngest:
                 )
                 await asyncio.sleep(1.0)
                 # Start clean from what is committed (the same batches, so the same msg ids).
-                self.store.commit()
+                try:
+                    self.store.commit()
+                except Exception as exc:  # the intents already committed keep it exact
+                    log.warning("checkpoint commit failed", error=str(exc))
                 fresh = SourceTailer(tailer.source, self.ctx)
                 fresh.counters = tailer.counters
                 self.tailers[self.tailers.index(tailer)] = fresh

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 HOT_POLL_S = 0.001
 HOT_FAST_S = 0.05
-HOT_WINDOW_S = 0.5
+HOT_WINDOW_S = 0.25
 # A burst of many growing files falls back to the watch alone beyond this many.
-HOT_MAX = 32
+HOT_MAX = 8
 
 
 @dataclass(slots=True)
@@ -31,39 +31,53 @@ class _Hot:
 
 
 class HotFiles:
-    """Calls ``on_grow(path)`` when a recently grown file's size changes again."""
+    """Calls ``on_grow(path)`` when a recently grown file's size changes again.
+
+    Driven by one loop timer (``call_at``), not a task: a poll is a callback and a stat.
+    """
 
     def __init__(self, on_grow: Callable[[str], None], max_delay_s: float) -> None:
         self.on_grow = on_grow
         self.max_delay_s = max(HOT_POLL_S, max_delay_s)
         self.files: dict[str, _Hot] = {}
-        self._armed = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
         self.polls = 0
 
     def touch(self, path: str, size: int) -> None:
         """``path`` was read up to ``size`` just now: poll it closely for a while."""
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         hot = self.files.get(path)
         if hot is not None:
             hot.size, hot.delay, hot.quiet_since = size, HOT_POLL_S, now
             hot.due = min(hot.due, now + HOT_POLL_S)
         elif len(self.files) < HOT_MAX:
             self.files[path] = _Hot(size, now + HOT_POLL_S, HOT_POLL_S, now)
-        self._armed.set()
+        self._schedule(loop)
 
     def forget(self, path: str) -> None:
         self.files.pop(path, None)
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self.files:
-                self._armed.clear()
-                await self._armed.wait()
-                continue
-            due = min(hot.due for hot in self.files.values())
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            self._poll(loop.time())
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.files.clear()
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self.files:
+            return  # nothing hot: no timer at all
+        due = min(hot.due for hot in self.files.values())
+        if self._timer is not None:
+            if self._timer.when() <= due:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(due, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        self._poll(loop.time())
+        self._schedule(loop)
 
     def _poll(self, now: float) -> None:
         for path, hot in list(self.files.items()):

@@ -91,11 +91,6 @@ class SourceTailer:
             self.source, self.matcher, self.mark, self.request_rescan, self.ctx.stop
         )
         watch_task = asyncio.create_task(watcher.run(), name=f"watch-{self.source.name}")
-        hot_task = (
-            asyncio.create_task(self.hot.run(), name=f"hot-{self.source.name}")
-            if self.hot
-            else None
-        )
         try:
             await self.backfill()
             while not self.ctx.stop.is_set():
@@ -112,8 +107,8 @@ class SourceTailer:
             pass
         finally:
             watch_task.cancel()
-            if hot_task is not None:
-                hot_task.cancel()
+            if self.hot is not None:
+                self.hot.close()
 
     async def _wait_for_work(self) -> None:
         if self.dirty or self.rescan_due:

@@ -18,6 +18,7 @@ from services.core.config import NatsSettings, Settings
 from services.ingest.parsers.base import Line
 from services.ingest.parsers.work import WorkParser
 from services.ingest.tail import FileIngest
+from services.ingest.tail.hot import HOT_WINDOW_S
 from services.ingest.tail.identity import read_fingerprint, read_tail_digest
 from services.ingest.tail.reader import read_chunk
 
@@ -304,7 +305,7 @@ async def run(quick: bool) -> list[Figure]:
             "idle watcher CPU, step 50 ms (watchfiles' default)",
             idle_default,
             note=f"bare watchfiles with step 5 ms: {idle_ours:.1f} % of a core; the hot poll "
-            "runs only while a file grows and for 0.5 s after",
+            f"runs only while a file grows and for {HOT_WINDOW_S:g} s after",
         ),
         Figure(
             f"read 100 rows appended to a {rows:,}-row file",

@@ -21,7 +21,6 @@ from services.alerts.store import AlertStore
 from services.core import contracts
 from services.core.config import Settings
 from services.core.partition import claim_rpc_partition, rpc_token, suffix, watch_peers
-from services.core.rewind import rewind_orphans
 from services.core.service import VigilService
 
 
@@ -87,9 +86,6 @@ class AlertsService(VigilService):
         self.outbox.start()  # resends what a crash left committed but unsent
         self.stack.push_async_callback(self.outbox.close)
         self.api = AlertsApi(self)
-        # Samples a killed predecessor fetched but never acked come back first, in order
-        # (later they would be older than the series' mark and not evaluated).
-        await rewind_orphans(self.bus, "VIGIL_METRIC", f"alerts-metric{suffix(*self.partition)}")
         self._subscribe()
         self.stack.push_async_callback(self._stop_consumers)
         self.spawn(self._ticker(), "ticker")
@@ -148,6 +144,9 @@ class AlertsService(VigilService):
                 stream=stream, durable=f"alerts-{durable}{tail}", subjects=subject, kind=kind,
                 handler=handler,
                 deliver_new=True, batch=512,
+                # Samples left unacked by a crash or a broker restart come back in order (not
+                # later, older than the series' mark); events are not idempotent: not those.
+                rewind=durable == "metric",
             )  # fmt: skip
             self._consumers.append(task)
 

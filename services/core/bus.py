@@ -63,6 +63,7 @@ class Bus:
         self.log = get_logger(service)
         self._tasks: list[asyncio.Task[None]] = []
         self._micro: list[Service] = []
+        self._rewind: dict[str, str] = {}  # durable → stream of consumers rewound on reconnect
         self.dead_letters = 0
         self._closing = [False]
         # "p<k>" when this process serves one partition of its service's queries.
@@ -225,12 +226,15 @@ class Bus:
         ack_wait_s: float = 30.0,
         deliver_new: bool = False,
         accept: Callable[[str], bool] | None = None,
+        rewind: bool = False,
     ) -> asyncio.Task[None]:
         """Run a durable pull consumer in a task; ``handler`` gets decoded (event, msg) pairs.
 
-        Messages are acked after the handler returns. Undecodable messages are
-        dead-lettered and terminated; a handler failure is retried (nak with
-        delay) until ``max_deliver``, then dead-lettered. The loop never dies of a
+        Messages are acked after the handler returns. ``rewind`` (a durable only this
+        process reads) restarts the consumer at its ack floor at start and after each
+        reconnect, so messages lost in flight come back in order (services/core/rewind.py).
+        Undecodable messages are dead-lettered and terminated; a handler failure is retried
+        (nak with delay) until ``max_deliver``, then dead-lettered. The loop never dies of a
         bad message. A message whose subject ``accept`` refuses (another partition's)
         is acked at once without being decoded.
         """
@@ -247,6 +251,9 @@ class Bus:
             config.filter_subject = filters[0]
         else:
             config.filter_subjects = filters
+        if rewind:
+            # services/core/rewind.py: at start and after each reconnect (one owner only).
+            self._rewind[durable] = stream
         task = asyncio.create_task(
             self._consume_loop(stream, durable, config, kind, handler, batch, max_deliver, accept),
             name=f"consume-{durable}",
@@ -293,7 +300,13 @@ class Bus:
         max_deliver: int,
         accept: Callable[[str], bool] | None = None,
     ) -> None:
+        reconnects = -1
         while True:
+            if durable in self._rewind and reconnects != self.nc.stats["reconnects"]:
+                from services.core.rewind import rewind_orphans
+
+                reconnects = self.nc.stats["reconnects"]
+                await rewind_orphans(self, self._rewind[durable], durable)
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):

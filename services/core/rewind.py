@@ -1,9 +1,10 @@
-"""Rewind a durable consumer at start-up so a dead process's unacked messages come back now,
-in order, instead of ``ack_wait`` later behind newer ones.
+"""Rewind a durable consumer (at start-up and after each reconnect: ``Bus.consume(rewind=True)``)
+so unacked messages come back now, in order, instead of ``ack_wait`` later behind newer ones.
 
 A process killed while handling a fetched batch leaves those messages pending on its
 durable consumer; JetStream redelivers them only after ``ack_wait`` (30 s), by which time
-the restarted process has stored newer samples, so a consumer that keeps "newest sample
+the restarted process has stored newer samples (the same when a broker restart loses a
+fetched batch in flight), so a consumer that keeps "newest sample
 time per series" (analyzer history, the alert engine) would drop them as old: lost.
 Recreating the consumer at its ack floor redelivers them first; the messages after the
 floor that were already acked come again too, and that consumer's per-series time check
@@ -13,11 +14,14 @@ consumers are): a peer sharing it would see its own pending messages redelivered
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import nats.errors
 import nats.js.errors
 from nats.js.api import DeliverPolicy
 
-from services.core.bus import Bus
+if TYPE_CHECKING:
+    from services.core.bus import Bus
 
 
 async def rewind_orphans(bus: Bus, stream: str, durable: str) -> int:

@@ -65,7 +65,6 @@ from services.core.config import Settings
 from services.core.contracts import MetricBatch
 from services.core.logs import get_logger
 from services.core.partition import host_owner, subject_host, suffix
-from services.core.rewind import rewind_orphans
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -107,9 +106,6 @@ class HistoryComponent:
         if not self.history.enabled:
             log.info("metric history off ([analyzer.history] enabled = false)")
             return
-        # A previous process killed mid-batch left messages unacked: get them back now and
-        # in order, not after ack_wait behind newer samples (which would drop them as old).
-        await rewind_orphans(self.bus, "VIGIL_METRIC", f"analyzer-history{self.tail}")
         self.bus.consume(
             stream="VIGIL_METRIC",
             durable=f"analyzer-history{self.tail}",
@@ -118,6 +114,9 @@ class HistoryComponent:
             handler=self._on_batches,
             batch=512,
             accept=self._owns if self.partitions > 1 else None,
+            # A batch a killed process (or a broker restart) left unacked comes back now and in
+            # order, not after ack_wait behind newer samples, which would drop it as old.
+            rewind=True,
         )
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="history-retention"))
         log.info("metric history ready", path=str(self.path), series=len(self.writer.series))

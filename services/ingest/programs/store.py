@@ -14,39 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, event
+from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Field, SQLModel, create_engine, select
 
 from services.core.config.programs import ProgramSpec
 from services.core.logs import get_logger
+from services.ingest.programs import store_tables as tables
 
 DB_NAME = "ingest-programs.sqlite"
-PROGRAM_TABLE = "ingest_program"
-RUNTIME_TABLE = "ingest_program_runtime"
+PROGRAMS = tables.ingest_program
+RUNTIMES = tables.ingest_program_runtime
 log = get_logger("ingest")
-
-
-class ProgramRow(SQLModel, table=True):
-    """A program registered over the API (programs from vigil.toml are not stored)."""
-
-    __tablename__ = PROGRAM_TABLE
-    id: str = Field(primary_key=True)
-    spec: str
-    updated_at: float = 0.0
-
-
-class RuntimeRow(SQLModel, table=True):
-    """The process Vigil started for a program, so a restarted ingest can adopt it."""
-
-    __tablename__ = RUNTIME_TABLE
-    id: str = Field(primary_key=True)
-    pid: int
-    create_time: float
-    started_at: float
-    restart_count: int = 0
-    last_exit_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +54,7 @@ class ProgramStore:
         self.path = data_dir / DB_NAME
         self.engine: Engine = create_engine(f"sqlite:///{self.path}")
         event.listen(self.engine, "connect", _wal)
-        tables = [SQLModel.metadata.tables[name] for name in (PROGRAM_TABLE, RUNTIME_TABLE)]
-        SQLModel.metadata.create_all(self.engine, tables=tables)
+        tables.metadata.create_all(self.engine)
         self._queue: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -88,7 +66,7 @@ class ProgramStore:
         """Stored API programs: (id, spec) or (id, why it cannot be decoded)."""
         out: list[tuple[str, ProgramSpec | str]] = []
         with self.engine.connect() as conn:
-            for row in conn.execute(select(ProgramRow.id, ProgramRow.spec)):  # type: ignore[call-overload]
+            for row in conn.execute(select(PROGRAMS.c.id, PROGRAMS.c.spec)):
                 try:
                     out.append((row[0], msgspec.json.decode(row[1], type=ProgramSpec)))
                 except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -97,7 +75,7 @@ class ProgramStore:
 
     def load_runtimes(self) -> dict[str, Runtime]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(RuntimeRow)).all()  # type: ignore[call-overload]
+            rows = conn.execute(select(RUNTIMES)).all()
         return {
             r.id: Runtime(r.pid, r.create_time, r.started_at, r.restart_count, r.last_exit_code)
             for r in rows
@@ -174,7 +152,7 @@ class ProgramStore:
 
     @staticmethod
     def _apply_one(conn: Connection, table: str, key: str, row: dict[str, Any] | None) -> None:
-        tbl = SQLModel.metadata.tables[PROGRAM_TABLE if table == "program" else RUNTIME_TABLE]
+        tbl = PROGRAMS if table == "program" else RUNTIMES
         if row is None:
             conn.execute(delete(tbl).where(tbl.c.id == key))
             return

@@ -12,9 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel
 
 from services.core.logs import get_logger
+from services.ingest.tail.checkpoint_tables import ingest_file_offsets
 from services.ingest.tail.identity import TrackedFile
 
 log = get_logger("ingest")
@@ -26,26 +26,7 @@ FLUSH_DELAY_S = 0.2
 WAL_CHECKPOINT_S = 1.0
 
 
-class IngestFileOffset(SQLModel, table=True):
-    """One row per (source, device, inode): where reading stopped and what was in flight."""
-
-    __tablename__ = "ingest_file_offsets"
-
-    source: str = Field(primary_key=True)
-    dev: int = Field(primary_key=True)
-    inode: int = Field(primary_key=True)
-    fingerprint: str
-    generation: int = 0
-    path: str
-    offset: int = 0
-    line: int = 0
-    tail: str = ""
-    pending_end: int = 0
-    pending_line: int = 0
-    updated: float = 0.0
-
-
-_TABLE: sa.Table = IngestFileOffset.__table__  # type: ignore[attr-defined]
+_TABLE = ingest_file_offsets
 _FIELDS = (
     "fingerprint",
     "generation",

@@ -16,38 +16,17 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert
-from sqlmodel import Field, SQLModel
 
 from services.core.config.targets import TargetSpec
+from services.ingest.targets import store_tables as tables
 from services.ingest.targets.result import CheckResult
 
 DB_NAME = "ingest-targets.sqlite"
 BATCH = 500
 
 
-class TargetRegistryRow(SQLModel, table=True):
-    """A target added over the API (targets from vigil.toml are not stored)."""
-
-    __tablename__ = "target_registry"
-    id: str = Field(primary_key=True)
-    spec_json: str
-    updated_at: float
-
-
-class TargetLastStatusRow(SQLModel, table=True):
-    """The last check result of a target, so a restart shows it before the first check."""
-
-    __tablename__ = "target_last_status"
-    id: str = Field(primary_key=True)
-    status: str
-    last_check: float
-    last_error: str = ""
-    response_ms: float | None = None
-    result_json: str = "{}"
-
-
-REGISTRY = TargetRegistryRow.__table__  # type: ignore[attr-defined]
-LAST = TargetLastStatusRow.__table__  # type: ignore[attr-defined]
+REGISTRY = tables.target_registry
+LAST = tables.target_last_status
 Write = Callable[[sa.Connection], None]
 
 
@@ -71,7 +50,7 @@ class TargetStore:
     def open(self) -> tuple[list[TargetSpec], dict[str, CheckResult]]:
         """Create the schema; return the stored specs and last results (bad rows skipped)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        SQLModel.metadata.create_all(self.engine, tables=[REGISTRY, LAST])
+        tables.metadata.create_all(self.engine)
         specs: list[TargetSpec] = []
         last: dict[str, CheckResult] = {}
         with self.engine.connect() as conn:

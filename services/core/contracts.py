@@ -65,7 +65,9 @@ class LogBatch(Event, frozen=True, kw_only=True, tag="vigil.log_batch/1"):
     records: list[LogRecord]
 
 
-class WorkEvent(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: a backfill decodes a million of these, and untracked they cost the cyclic GC
+# nothing (they hold JSON values only, so they cannot be part of a reference cycle).
+class WorkEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of a work-event log (DESIGN §3). ``ts`` is local time, ISO 8601, no zone."""
 
     line: int

@@ -69,7 +69,9 @@ class WorkAnalytics:
             subjects="vigil.work.>",
             kind=contracts.WorkBatch,
             handler=self._handle,
-            batch=256,
+            # One fetch is one transaction: with a backlog, 512 files per commit halve the
+            # commits and round trips of a backfill; live, a fetch returns what is there.
+            batch=512,
             # Short: a batch left unacked by a stopped analyzer comes back soon, and a
             # redelivery that overlaps a slow handler is harmless (rows are deduplicated).
             ack_wait_s=ACK_WAIT_S,

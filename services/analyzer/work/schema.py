@@ -177,3 +177,7 @@ DAILY_SUMS = (
     "elig_n", "elig_err", "lat_n", "lat_sum", "defective", "insp_n",
 )  # fmt: skip
 SESSION_COLUMNS = tuple(WorkSession.model_fields)
+# Columns the writer fills, in the order of its row tuples.
+SCAN_COLUMNS = ("process", "worker", "ts_s", "barcode", "interval_sec")
+ERROR_COLUMNS = ("process", "worker", "ts", "date", "event", "details", "path", "file_id", "line")
+PROBLEM_COLUMNS = ("process", "worker", "kind", "reason", "path", "file_id", "line", "ts")

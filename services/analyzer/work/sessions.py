@@ -80,7 +80,8 @@ def build_session(
     *, process: str, worker: str, end: datetime, details: dict[str, Any], pcs_per_tray: int
 ) -> BuiltSession | str:
     """The session of a TRAY_COMPLETE row, or the reason it cannot be built."""
-    raw_start = first(details, ("start_time",))
+    get = details.get
+    raw_start = get("start_time")
     if raw_start is None:
         return "missing start_time"
     start = parse_ts(raw_start)
@@ -97,21 +98,39 @@ def build_session(
         "hour": end.hour,
     }
     bad: list[str] = []
+    # "First key found wins" (values.first), inlined: this runs once per tray of a backfill.
     for name, keys in NUMBER_KEYS:
-        row[name], ok = as_float(first(details, keys))
+        for key in keys:
+            value = get(key)
+            if value is not None:
+                break
+        row[name], ok = as_float(value)
         if not ok:
             bad.append(name)
     for name, keys in COUNT_KEYS:
-        row[name], ok = as_count(first(details, keys))
+        for key in keys:
+            value = get(key)
+            if value is not None:
+                break
+        row[name], ok = as_count(value)
         if not ok:
             bad.append(name)
     for name, keys in FLAG_KEYS:
-        row[name] = int(as_bool(first(details, keys)))
+        for key in keys:
+            value = get(key)
+            if value is not None:
+                break
+        row[name] = 1 if as_bool(value) else 0
     for name, keys in TEXT_KEYS:
-        row[name] = as_text(first(details, keys))
+        for key in keys:
+            value = get(key)
+            if value is not None:
+                break
+        row[name] = as_text(value)
     row["shipping_date"] = as_date(first(details, ("OBD", "shipping_date")))
     row["pcs"], pcs_bad = pcs_of(process, details, pcs_per_tray)
-    bad.extend(pcs_bad)
+    if pcs_bad:
+        bad.extend(pcs_bad)
     row["eligible"] = int(not (row["is_test"] or row["is_partial"] or row["is_restored"]))
     row["clean"] = int(
         row["pcs"] == pcs_per_tray

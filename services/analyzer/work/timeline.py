@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 SessionKey = tuple[float, float, str, int]
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
     """What the timeline remembers of one session."""
 

@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
-from services.analyzer.work.schema import DAILY_SUMS, SESSION_COLUMNS, WorkBase
+from services.analyzer.work.schema import (
+    DAILY_SUMS,
+    ERROR_COLUMNS,
+    PROBLEM_COLUMNS,
+    SCAN_COLUMNS,
+    SESSION_COLUMNS,
+    WorkBase,
+)
 from services.analyzer.work.sessions import (
     PROCESSES,
     SCAN_OK,
@@ -23,11 +32,19 @@ from services.analyzer.work.sessions import (
     is_error_event,
 )
 from services.analyzer.work.timeline import Slot, Timeline
-from services.analyzer.work.values import as_float, as_text, iso, parse_ts, seconds
+from services.analyzer.work.values import as_float, as_text, iso, parse_ts
 from services.core.config.analyzer import AnalyzerSettings
-from services.core.contracts import WorkBatch
+from services.core.contracts import WorkBatch, WorkEvent
 
 NO_NAME = 1e18  # name_ts of an item row that has no name yet
+_EPOCH = datetime(1970, 1, 1)  # values.seconds, inlined in the per-row loop
+_OTHER, _SCAN, _TRAY, _ERROR = range(4)  # what a row becomes, by its event name
+_CACHE_MAX = 10_000  # distinct names (events, workers, days) remembered before starting over
+_INSERT_SESSION = (
+    f"INSERT INTO work_session ({', '.join(SESSION_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(SESSION_COLUMNS))})"
+)
+_session_values = itemgetter(*SESSION_COLUMNS)  # a session dict as a row tuple, in C
 
 
 def open_engine(path: Path) -> Engine:
@@ -64,9 +81,9 @@ class _Pending:
 
     def __init__(self) -> None:
         self.sessions: dict[int, dict[str, Any]] = {}
-        self.scans: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-        self.problems: list[dict[str, Any]] = []
+        self.scans: list[tuple[Any, ...]] = []  # SCAN_COLUMNS
+        self.errors: list[tuple[Any, ...]] = []  # ERROR_COLUMNS
+        self.problems: list[tuple[Any, ...]] = []  # PROBLEM_COLUMNS
         self.daily: dict[tuple[str, str, str], list[float]] = defaultdict(
             lambda: [0.0] * len(DAILY_SUMS)
         )
@@ -84,6 +101,9 @@ class WorkWriter:
         self.covered: dict[str, list[list[int]]] = defaultdict(list)
         self.timelines: dict[tuple[str, str], Timeline] = {}
         self.next_id = 1
+        self._names: dict[str, int] = {}  # event name → _SCAN, _TRAY, _ERROR or _OTHER
+        self._workers: dict[str, str] = {}  # worker cell → corrected worker name
+        self._days: dict[int, str] = {}  # date ordinal → ISO date
         self._load()
 
     def _load(self) -> None:
@@ -102,9 +122,6 @@ class WorkWriter:
             spans.sort()
 
     # ------------------------------------------------------------ dedupe by (file, line)
-
-    def _is_covered(self, file_id: str, line: int) -> bool:
-        return any(lo <= line <= hi for lo, hi in self.covered.get(file_id, ()))
 
     def _cover(self, file_id: str, lo: int, hi: int) -> None:
         spans = self.covered[file_id]
@@ -146,84 +163,128 @@ class WorkWriter:
                 self._apply_batch(conn, batch, pending, applied)
                 touched.add(batch.file_id)
             self._flush(conn, pending)
-            _many(
-                conn,
-                ("DELETE FROM work_file_lines WHERE file_id = :f"),
-                [{"f": f} for f in touched],
-            )
-            rows = [{"f": f, "lo": lo, "hi": hi} for f in touched for lo, hi in self.covered[f]]
+            _many(conn, "DELETE FROM work_file_lines WHERE file_id = ?", [(f,) for f in touched])
+            rows = [(f, lo, hi) for f in touched for lo, hi in self.covered[f]]
             if rows:
-                _many(
-                    conn,
-                    ("INSERT INTO work_file_lines (file_id, lo, hi) VALUES (:f, :lo, :hi)"),
-                    rows,
-                )
+                _many(conn, "INSERT INTO work_file_lines (file_id, lo, hi) VALUES (?, ?, ?)", rows)
 
     def _apply_batch(self, conn: Any, batch: WorkBatch, p: _Pending, applied: Applied) -> None:
-        fresh = [e for e in batch.events if not self._is_covered(batch.file_id, e.line)]
-        applied.duplicates += len(batch.events) - len(fresh)
+        events = batch.events
+        file_id = batch.file_id
+        spans = self.covered.get(file_id)
+        if spans:
+            fresh = [e for e in events if not _inside(spans, e.line)]
+            applied.duplicates += len(events) - len(fresh)
+        else:
+            fresh = events  # a file seen for the first time: nothing to skip
         if not fresh:
             return
         # One read of a file is contiguous: lines missing inside it were not events.
-        lines = [e.line for e in batch.events]
-        self._cover(batch.file_id, min(lines), max(lines))
+        lines = [e.line for e in events]
+        self._cover(file_id, min(lines), max(lines))
         process = batch.process
         if process not in PROCESSES:
             p.problems.append(
                 _problem(process, batch.worker, "process", f"unknown process {process!r}",
-                         batch.path, batch.file_id, fresh[0].line)
+                         batch.path, file_id, fresh[0].line)
             )  # fmt: skip
             return
+        # Locals and per-name caches: this loop runs once per row of a backfill.
+        names, workers, days, scans = self._names, self._workers, self._days, p.scans
+        path, batch_worker = batch.path, batch.worker
+        per_day: dict[str, int] = {}
         for ev in fresh:
-            raw_worker = ev.worker or batch.worker
-            worker = self.worker_name(raw_worker)
+            raw_worker = ev.worker or batch_worker
+            worker = workers.get(raw_worker)
+            if worker is None:
+                worker = self._worker(raw_worker)
             moment = parse_ts(ev.ts)
             if moment is None:
                 p.problems.append(
                     _problem(process, worker, "timestamp", f"bad timestamp {ev.ts[:40]!r}",
-                             batch.path, batch.file_id, ev.line)
+                             path, file_id, ev.line)
                 )  # fmt: skip
                 continue
-            day = moment.date().isoformat()
-            p.events[(process, day)] += 1
-            applied.events[process] += 1
-            name = ev.event.strip()
-            upper = name.upper()
-            if upper == TRAY_COMPLETE:
-                built = build_session(
-                    process=process, worker=worker, end=moment, details=ev.details,
-                    pcs_per_tray=self.settings.pcs_per_tray,
+            ordinal = moment.toordinal()
+            day = days.get(ordinal)
+            if day is None:
+                if len(days) > _CACHE_MAX:
+                    days.clear()
+                day = days[ordinal] = moment.date().isoformat()
+            per_day[day] = per_day.get(day, 0) + 1
+            kind = names.get(ev.event)
+            if kind is None:
+                kind = self._kind(ev.event)
+            if kind == _SCAN:
+                details = ev.details
+                barcode = details.get("barcode")
+                interval = details.get("interval_sec")
+                scans.append(
+                    (process, worker, (moment - _EPOCH).total_seconds(),
+                     barcode.strip() if type(barcode) is str else as_text(barcode),
+                     as_float(interval)[0])
                 )  # fmt: skip
-                if isinstance(built, str):
-                    p.problems.append(
-                        _problem(process, worker, "start_time", built, batch.path,
-                                 batch.file_id, ev.line, iso(moment))
-                    )  # fmt: skip
-                    continue
-                if built.bad_fields:
-                    p.problems.append(
-                        _problem(process, worker, "number",
-                                 f"unreadable number in {', '.join(built.bad_fields)} (0 used)",
-                                 batch.path, batch.file_id, ev.line, iso(moment))
-                    )  # fmt: skip
-                row = built.row
-                row.update(raw_worker=raw_worker, file_id=batch.file_id, path=batch.path,
-                           line=ev.line)  # fmt: skip
-                self._add_session(conn, row, p)
-                applied.sessions[process] += 1
-            elif upper == SCAN_OK:
-                p.scans.append(
-                    {"process": process, "worker": worker, "ts_s": seconds(moment),
-                     "barcode": as_text(ev.details.get("barcode")),
-                     "interval_sec": as_float(ev.details.get("interval_sec"))[0]}
-                )  # fmt: skip
-            if is_error_event(name):
+            elif kind == _TRAY:
+                self._tray(conn, batch, ev, process, worker, raw_worker, moment, p, applied)
+            elif kind == _ERROR:
+                name = ev.event.strip()
                 p.errors.append(
-                    {"process": process, "worker": worker, "ts": iso(moment), "date": day,
-                     "event": name, "details": json.dumps(ev.details, ensure_ascii=False,
-                                                          default=str)[:4000],
-                     "path": batch.path, "file_id": batch.file_id, "line": ev.line}
+                    (process, worker, iso(moment), day, name,
+                     json.dumps(ev.details, ensure_ascii=False, default=str)[:4000],
+                     path, file_id, ev.line)
                 )  # fmt: skip
+        for day, n in per_day.items():
+            p.events[(process, day)] += n
+            applied.events[process] += n
+
+    def _tray(
+        self, conn: Any, batch: WorkBatch, ev: WorkEvent, process: str, worker: str,
+        raw_worker: str, moment: datetime, p: _Pending, applied: Applied,
+    ) -> None:  # fmt: skip
+        built = build_session(
+            process=process, worker=worker, end=moment, details=ev.details,
+            pcs_per_tray=self.settings.pcs_per_tray,
+        )  # fmt: skip
+        if isinstance(built, str):
+            p.problems.append(
+                _problem(process, worker, "start_time", built, batch.path,
+                         batch.file_id, ev.line, iso(moment))
+            )  # fmt: skip
+            return
+        if built.bad_fields:
+            p.problems.append(
+                _problem(process, worker, "number",
+                         f"unreadable number in {', '.join(built.bad_fields)} (0 used)",
+                         batch.path, batch.file_id, ev.line, iso(moment))
+            )  # fmt: skip
+        row = built.row
+        row["raw_worker"] = raw_worker
+        row["file_id"] = batch.file_id
+        row["path"] = batch.path
+        row["line"] = ev.line
+        self._add_session(conn, row, p)
+        applied.sessions[process] += 1
+
+    def _worker(self, raw: str) -> str:
+        if len(self._workers) > _CACHE_MAX:
+            self._workers.clear()
+        name = self._workers[raw] = self.worker_name(raw)
+        return name
+
+    def _kind(self, event: str) -> int:
+        """What a row with this event name becomes: tray, scan, error-log entry or nothing."""
+        if len(self._names) > _CACHE_MAX:
+            self._names.clear()
+        name = event.strip()
+        upper = name.upper()
+        kind = (
+            _TRAY if upper == TRAY_COMPLETE
+            else _SCAN if upper == SCAN_OK
+            else _ERROR if is_error_event(name)
+            else _OTHER
+        )  # fmt: skip
+        self._names[event] = kind
+        return kind
 
     def _timeline(self, conn: Any, process: str, worker: str) -> Timeline:
         key = (process, worker)
@@ -271,117 +332,120 @@ class WorkWriter:
 
     def _flush(self, conn: Any, p: _Pending) -> None:
         items: dict[tuple[str, str, str, str], list[Any]] = {}
-        hours: dict[tuple[str, str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+        hours: dict[tuple[str, str, int, str], list[int]] = {}
+        daily = p.daily
+        cap = self.cap
         for row in p.sessions.values():
-            sums = p.daily[(row["process"], row["worker"], row["date"])]
-            wt, lat = row["work_time"], row["latency"]
-            within = lat <= self.cap
-            for i, value in enumerate(
-                (1, row["pcs"], wt, wt * wt, row["idle_time"], row["process_errors"],
-                 row["had_error"], row["eligible"], row["eligible"] * row["had_error"],
-                 int(within), lat if within else 0.0, row["defective"],
-                 int(row["process"] == "inspection"))
-            ):  # fmt: skip
-                sums[i] += value
-            code = row["item_code"] or "N/A"
-            item = items.setdefault(
-                (row["process"], row["date"], code, row["worker"]), ["", NO_NAME, 0, 0]
+            process, worker, day, pcs = row["process"], row["worker"], row["date"], row["pcs"]
+            wt, lat, had_error, eligible = (
+                row["work_time"],
+                row["latency"],
+                row["had_error"],
+                row["eligible"],
             )
+            within = lat <= cap
+            sums = daily[(process, worker, day)]
+            # In DAILY_SUMS order; map(add) sums them without a Python-level loop.
+            sums[:] = map(
+                add, sums,
+                (1, pcs, wt, wt * wt, row["idle_time"], row["process_errors"], had_error,
+                 eligible, eligible * had_error, 1 if within else 0, lat if within else 0.0,
+                 row["defective"], 1 if process == "inspection" else 0),
+            )  # fmt: skip
+            code = row["item_code"] or "N/A"
+            item = items.get((process, day, code, worker))
+            if item is None:
+                item = items[(process, day, code, worker)] = ["", NO_NAME, 0, 0]
             if row["item_name"] and row["start_ts"] < item[1]:
                 item[0], item[1] = row["item_name"], row["start_ts"]
             item[2] += 1
-            item[3] += row["pcs"]
-            hour = hours[(row["process"], row["date"], row["hour"], row["worker"])]
+            item[3] += pcs
+            hour = hours.get((process, day, row["hour"], worker))
+            if hour is None:
+                hour = hours[(process, day, row["hour"], worker)] = [0, 0]
             hour[0] += 1
-            hour[1] += row["pcs"]
+            hour[1] += pcs
         if p.sessions:
-            cols = ", ".join(SESSION_COLUMNS)
-            params = ", ".join(f":{c}" for c in SESSION_COLUMNS)
-            _many(
-                conn,
-                (f"INSERT INTO work_session ({cols}) VALUES ({params})"),
-                list(p.sessions.values()),
-            )
+            _many(conn, _INSERT_SESSION, list(map(_session_values, p.sessions.values())))
         if p.latency_updates:
             _many(
                 conn,
-                ("UPDATE work_session SET latency = :lat WHERE id = :id"),
-                [{"id": i, "lat": lat} for i, lat in p.latency_updates.items()],
+                "UPDATE work_session SET latency = ? WHERE id = ?",
+                [(lat, i) for i, lat in p.latency_updates.items()],
             )
-        _upsert_daily(conn, p.daily)
+        _upsert_daily(conn, daily)
         if items:
             _many(
                 conn,
                 (
                     "INSERT INTO work_item_daily"
                     " (process, date, item_code, worker, item_name, name_ts, n, pcs)"
-                    " VALUES (:p, :d, :c, :w, :name, :name_ts, :n, :pcs)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs,"
                     " item_name = CASE WHEN excluded.name_ts < name_ts THEN excluded.item_name"
                     " ELSE item_name END, name_ts = MIN(name_ts, excluded.name_ts)"
                 ),
-                [{"p": k[0], "d": k[1], "c": k[2], "w": k[3], "name": v[0], "name_ts": v[1],
-                  "n": v[2], "pcs": v[3]} for k, v in items.items()],
-            )  # fmt: skip
+                [(*k, *v) for k, v in items.items()],
+            )
         if hours:
             _many(
                 conn,
                 (
                     "INSERT INTO work_hourly (process, date, hour, worker, n, pcs)"
-                    " VALUES (:p, :d, :h, :w, :n, :pcs)"
+                    " VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs"
                 ),
-                [{"p": k[0], "d": k[1], "h": k[2], "w": k[3], "n": v[0], "pcs": v[1]}
-                 for k, v in hours.items()],
-            )  # fmt: skip
+                [(*k, *v) for k, v in hours.items()],
+            )
         if p.events:
             _many(
                 conn,
                 (
-                    "INSERT INTO work_event_daily (process, date, events) VALUES (:p, :d, :n)"
+                    "INSERT INTO work_event_daily (process, date, events) VALUES (?, ?, ?)"
                     " ON CONFLICT DO UPDATE SET events = events + excluded.events"
                 ),
-                [{"p": k[0], "d": k[1], "n": n} for k, n in p.events.items()],
+                [(*k, n) for k, n in p.events.items()],
             )
-        for table, rows in (("work_scan", p.scans), ("work_error", p.errors),
-                            ("work_problem", p.problems)):  # fmt: skip
-            if rows:
-                names = list(rows[0])
-                _many(
-                conn,
-                    (f"INSERT INTO {table} ({', '.join(names)})"
-                         f" VALUES ({', '.join(':' + c for c in names)})"),
-                    rows,
-                )  # fmt: skip
+        if p.scans:
+            _many(conn, _insert("work_scan", SCAN_COLUMNS), p.scans)
+        if p.errors:
+            _many(conn, _insert("work_error", ERROR_COLUMNS), p.errors)
+        if p.problems:
+            _many(conn, _insert("work_problem", PROBLEM_COLUMNS), p.problems)
 
 
 def _upsert_daily(conn: Any, daily: dict[tuple[str, str, str], list[float]]) -> None:
     if not daily:
         return
     cols = ", ".join(DAILY_SUMS)
-    params = ", ".join(f":{c}" for c in DAILY_SUMS)
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in DAILY_SUMS)
+    marks = ", ".join("?" * (3 + len(DAILY_SUMS)))
     _many(
         conn,
         (
             f"INSERT INTO work_daily (process, worker, date, {cols})"
-            f" VALUES (:process, :worker, :date, {params}) ON CONFLICT DO UPDATE SET {updates}"
+            f" VALUES ({marks}) ON CONFLICT DO UPDATE SET {updates}"
         ),
-        [
-            {"process": k[0], "worker": k[1], "date": k[2], **dict(zip(DAILY_SUMS, v, strict=True))}
-            for k, v in daily.items()
-        ],
+        [(*k, *v) for k, v in daily.items()],
     )
 
 
-def _many(conn: Any, sql: str, rows: list[dict[str, Any]]) -> None:
-    """executemany straight to sqlite3 (it binds :name from dicts): no per-row compile step."""
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _many(conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """executemany straight to sqlite3 with positional tuples: no per-row compile or name lookup."""
     conn.exec_driver_sql(sql, rows)
+
+
+def _inside(spans: list[list[int]], line: int) -> bool:
+    return any(lo <= line <= hi for lo, hi in spans)
 
 
 def _problem(
     process: str, worker: str, kind: str, reason: str, path: str, file_id: str, line: int,
     ts: str = "",
-) -> dict[str, Any]:  # fmt: skip
-    return {"process": process, "worker": worker, "kind": kind, "reason": reason,
-            "path": path, "file_id": file_id, "line": line, "ts": ts}  # fmt: skip
+) -> tuple[Any, ...]:  # fmt: skip
+    """A work_problem row in PROBLEM_COLUMNS order."""
+    return (process, worker, kind, reason, path, file_id, line, ts)

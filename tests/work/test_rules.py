@@ -231,3 +231,15 @@ def test_bad_filters_name_the_parameter(params: dict[str, str], param: str) -> N
     with pytest.raises(FilterError) as info:
         parse_filter(params)
     assert info.value.param == param and param in str(info.value)
+
+
+def test_zoned_row_time_and_huge_counts_are_problems_not_a_failed_batch(tmp_path: Path) -> None:
+    """A 26-character zoned time ("...00.1+0900") and a count SQLite cannot hold are parse
+    problems; the batch around them still counts (before, both failed the whole batch)."""
+    w = writer(tmp_path / "w.sqlite")
+    batch = event_batch("packing", "kim", "2026-11-04T08:05:00.1+0900", "SCAN_OK", {}, 2)
+    ok = tray("packing", "kim", t("08:00"), t("08:05"), 3, error_count=10**30)
+    w.apply([batch, ok])
+    assert problems(w)["counts"] == {"timestamp": 1, "number": 1}
+    got = kpis(w, process="packing")
+    assert (got["total_trays"], got["total_errors"]) == (1, 0)

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import SQLModel
 
-from services.analyzer.history.schema import HISTORY_TABLES
+from services.analyzer.history import tables
 
 DB_NAME = "analyzer-history.sqlite"
 
@@ -30,5 +29,5 @@ def open_engine(path: Path) -> Engine:
         f"sqlite:///{path}", connect_args={"check_same_thread": False}, pool_size=8
     )
     event.listen(engine, "connect", _pragmas)
-    SQLModel.metadata.create_all(engine, tables=HISTORY_TABLES)
+    tables.metadata.create_all(engine)
     return engine

@@ -69,6 +69,7 @@ LIGHT = [
     "services.gateway.__main__",
     "services.ingest.__main__",
     "services.analyzer.history.component",
+    "services.alerts.__main__",
 ]
 
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlmodel import Field, SQLModel
 
 from services.alerts.fatigue import Notice
 from services.core import contracts
@@ -33,42 +32,6 @@ if TYPE_CHECKING:
 
 # Delivered notifications stay this long beside the delivery log, then are pruned.
 KEEP_DELIVERED_S = 7 * 86400
-
-
-class NoticeOutboxRow(SQLModel, table=True):
-    """One notification for one receiver, written with the transition that caused it."""
-
-    __tablename__ = "alerts_outbox"
-    delivery_id: str = Field(primary_key=True)
-    receiver: str = Field(index=True)
-    kind: str
-    group_key: str = ""
-    alerts: str = "[]"  # the alert snapshots as JSON
-    created_at: float = Field(index=True)
-    status: str = Field(default="pending", index=True)  # pending | ok | failed
-    done_at: float | None = None
-
-
-class EventOutboxRow(SQLModel, table=True):
-    """One AlertEvent waiting to be published on ``vigil.alert.>`` (deleted once stored)."""
-
-    __tablename__ = "alerts_event_outbox"
-    msg_id: str = Field(primary_key=True)
-    subject: str
-    payload: bytes
-    created_at: float
-
-
-class SeriesMarkRow(SQLModel, table=True):
-    """The newest sample time evaluated per watched series: a redelivered older sample
-    after a crash is recognised and not evaluated (and transitions) a second time."""
-
-    __tablename__ = "alerts_series_mark"
-    series: str = Field(primary_key=True)  # JSON [name, [[label, value], ...]]
-    ts: float
-
-
-OUTBOX_TABLES = [NoticeOutboxRow, EventOutboxRow, SeriesMarkRow]
 
 
 def notice_row(notice: Notice) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """alerts.sqlite: current alerts, every transition, silences, the delivery log and the outbox
-(services/alerts/outbox.py); one writer task."""
+(services/alerts/outbox.py); one writer task. Schema: store_models.py (tables generated)."""
 
 from __future__ import annotations
 
@@ -10,102 +10,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, delete, event, insert, select, update
+from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel, create_engine
 
+from services.alerts import store_tables as tables
 from services.alerts.alert import Alert, Transition
 from services.alerts.model import Silence
-from services.alerts.outbox import (
-    OUTBOX_TABLES,
-    EventOutboxRow,
-    NoticeOutboxRow,
-    SeriesMarkRow,
-    notice_from_row,
-    series_key,
-)
+from services.alerts.outbox import notice_from_row, series_key
 
 T = TypeVar("T")
 
 
-class AlertRow(SQLModel, table=True):
-    """The live state of one fingerprint (pending, firing or acknowledged)."""
-
-    __tablename__ = "alerts_current"
-    fingerprint: str = Field(primary_key=True)
-    rule: str = Field(index=True)
-    severity: str
-    state: str
-    data: str  # the Alert as JSON
-    updated_at: float
-
-
-class TransitionRow(SQLModel, table=True):
-    """One change of state, with who and when: the alert history."""
-
-    __tablename__ = "alerts_transition"
-    id: int | None = Field(default=None, primary_key=True)
-    ts: float = Field(index=True)
-    fingerprint: str = Field(index=True)
-    rule: str = Field(index=True)
-    severity: str = Field(index=True)
-    from_state: str
-    to_state: str = Field(index=True)
-    value: float | None = None
-    labels: str = "{}"
-    summary: str = ""
-    by: str = ""
-    note: str = ""
-
-
-class NotifiedRow(SQLModel, table=True):
-    """When each fingerprint was last notified (dedupe survives restarts)."""
-
-    __tablename__ = "alerts_notified"
-    fingerprint: str = Field(primary_key=True)
-    last_notified_at: float
-
-
-class SilenceRow(SQLModel, table=True):
-    """A silence: matchers, time span, who and why."""
-
-    __tablename__ = "alerts_silence"
-    id: str = Field(primary_key=True)
-    matchers: str
-    starts_at: float
-    ends_at: float
-    created_by: str = ""
-    reason: str = ""
-    created_at: float = 0.0
-
-
-class DeliveryRow(SQLModel, table=True):
-    """One delivery attempt to one receiver endpoint."""
-
-    __tablename__ = "alerts_delivery"
-    id: int | None = Field(default=None, primary_key=True)
-    ts: float = Field(index=True)
-    receiver: str = Field(index=True)
-    channel: str
-    endpoint: str
-    kind: str
-    attempt: int
-    status: str  # ok | retry | failed
-    http_status: int | None = None
-    error: str = ""
-    duration_ms: float = 0.0
-    fingerprints: str = "[]"
-
-
-TABLES = [AlertRow, TransitionRow, NotifiedRow, SilenceRow, DeliveryRow]
-ALERT_T: Table = AlertRow.__table__  # type: ignore[attr-defined]
-TRANSITION_T: Table = TransitionRow.__table__  # type: ignore[attr-defined]
-NOTIFIED_T: Table = NotifiedRow.__table__  # type: ignore[attr-defined]
-SILENCE_T: Table = SilenceRow.__table__  # type: ignore[attr-defined]
-DELIVERY_T: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
-OUTBOX_T: Table = NoticeOutboxRow.__table__  # type: ignore[attr-defined]
-EVENT_OUT_T: Table = EventOutboxRow.__table__  # type: ignore[attr-defined]
-MARK_T: Table = SeriesMarkRow.__table__  # type: ignore[attr-defined]
+ALERT_T = tables.alerts_current
+TRANSITION_T = tables.alerts_transition
+NOTIFIED_T = tables.alerts_notified
+SILENCE_T = tables.alerts_silence
+DELIVERY_T = tables.alerts_delivery
+OUTBOX_T = tables.alerts_outbox
+EVENT_OUT_T = tables.alerts_event_outbox
+MARK_T = tables.alerts_series_mark
 
 
 def _engine(path: Path) -> Engine:
@@ -129,11 +52,7 @@ class AlertStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.engine = _engine(path)
-        SQLModel.metadata.create_all(
-            self.engine,
-            tables=[ALERT_T, TRANSITION_T, NOTIFIED_T, SILENCE_T, DELIVERY_T]
-            + [t.__table__ for t in OUTBOX_TABLES],  # type: ignore[attr-defined]
-        )
+        tables.metadata.create_all(self.engine)
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 

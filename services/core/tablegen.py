@@ -23,6 +23,7 @@ LINE_LENGTH = 100  # ruff's, from pyproject.toml: the output needs no reformatti
 
 # generated module (path from the repository root) → SQLModel source module
 TARGETS: dict[str, str] = {
+    "services/alerts/store_tables.py": "services.alerts.store_models",
     "services/analyzer/history/tables.py": "services.analyzer.history.models",
     "services/gateway/auth/tables.py": "services.gateway.auth.models",
     "services/ingest/programs/store_tables.py": "services.ingest.programs.store_models",

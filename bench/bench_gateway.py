@@ -292,6 +292,7 @@ class Fanout:
     load_cpu_s: float  # the load processes' CPU, connecting and reading included
     load_wall_s: float
     stalled_drops: int  # clients the gateway dropped for a socket that stayed full
+    loadavg: float  # the machine's 1-minute load average at the end of the window
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -325,6 +326,7 @@ async def fanout(st: Stack, clients: int, seconds: float, stall: bool) -> Fanout
             sent += 1
             await asyncio.sleep(max(0.0, first + sent / 10 - time.time()))
         window = time.time() - first
+        loadavg = os.getloadavg()[0]
         gw_cpu = _cpu(st.gateway) - gw_before
         await asyncio.sleep(1.0)
         await st.bus.publish(contracts.kpi("bench"), contracts.KpiUpdate(process="bench-end"))
@@ -341,6 +343,7 @@ async def fanout(st: Stack, clients: int, seconds: float, stall: bool) -> Fanout
         sum(cpu for _, cpu in results),
         time.monotonic() - began,
         stalled_drops,
+        loadavg,
     )
 
 
@@ -378,7 +381,8 @@ def _costs(run: Fanout, clients: int) -> str:
         f"{run.delivered:.1%} of {deliveries / max(run.delivered, 1e-9):.0f} deliveries arrived; "
         f"gateway CPU {run.gateway_cpu_s / run.window_s:.0%} of a core ({per:.0f} us/delivery); "
         f"load generator ({max(1, min(4, clients // 250))} processes) "
-        f"{run.load_cpu_s / run.load_wall_s:.0%} of a core over its run"
+        f"{run.load_cpu_s / run.load_wall_s:.0%} of a core over its run; machine load "
+        f"average {run.loadavg:.1f} (other work shares the CPUs)"
     )
 
 

@@ -20,8 +20,11 @@ from litestar.datastructures import Cookie
 from litestar.response import Stream
 from litestar.types import Message, Receive, Scope, Send
 
+from services.core.logs import get_logger
 from services.gateway.sse import HubClient, Item, SseHub
 from services.gateway.sse_filter import format_position
+
+log = get_logger("gateway")
 
 # Replayed events go out in writes of at most this many.
 REPLAY_BATCH = 64
@@ -100,11 +103,12 @@ class SseStream:
         client.last_write = time.monotonic()
 
     async def _watch(self, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                self.hub.close(self.client)
-                return
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except Exception as exc:  # a server that raises instead: the client is gone all the same
+            log.debug("SSE receive failed", error=repr(exc)[:200])
+        self.hub.close(self.client)
 
     def _encode(self, items: list[Item]) -> bytes:
         """The items' frames; the last carries the client's position as its ``id:``."""

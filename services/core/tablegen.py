@@ -14,6 +14,7 @@ is out of date or its DDL differs from the source's.
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ LINE_LENGTH = 100  # ruff's, from pyproject.toml: the output needs no reformatti
 TARGETS: dict[str, str] = {
     "services/alerts/store_tables.py": "services.alerts.store_models",
     "services/analyzer/history/tables.py": "services.analyzer.history.models",
+    "services/analyzer/work/tables.py": "services.analyzer.work.models",
     "services/gateway/auth/tables.py": "services.gateway.auth.models",
     "services/ingest/programs/store_tables.py": "services.ingest.programs.store_models",
     "services/ingest/targets/store_tables.py": "services.ingest.targets.store_models",
@@ -81,7 +83,11 @@ def _lit(value: Any) -> str:
     """A literal as ruff format writes it (double quotes), so the output needs no reformat."""
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, bool | int | float) or value is None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"no literal for {value!r}")
+        return repr(value).replace("e+", "e")  # 1e18, as ruff format writes 1e+18
+    if isinstance(value, bool | int) or value is None:
         return repr(value)
     raise ValueError(f"no literal for {value!r}")
 

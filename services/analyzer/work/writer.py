@@ -22,7 +22,7 @@ from services.analyzer.work.schema import (
     PROBLEM_COLUMNS,
     SCAN_COLUMNS,
     SESSION_COLUMNS,
-    WorkBase,
+    metadata,
 )
 from services.analyzer.work.sessions import (
     PROCESSES,
@@ -62,7 +62,7 @@ def open_engine(path: Path) -> Engine:
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
-    WorkBase.metadata.create_all(engine)
+    metadata.create_all(engine)
     return engine
 
 

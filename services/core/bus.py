@@ -305,8 +305,9 @@ class Bus:
             if durable in self._rewind and reconnects != self.nc.stats["reconnects"]:
                 from services.core.rewind import rewind_orphans
 
-                reconnects = self.nc.stats["reconnects"]
-                await rewind_orphans(self, self._rewind[durable], durable)
+                now = self.nc.stats["reconnects"]
+                if await rewind_orphans(self, self._rewind[durable], durable) is not None:
+                    reconnects = now  # else ask again before the next fetch
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):

@@ -17,15 +17,15 @@ import json
 import time
 import uuid
 from email.message import EmailMessage
-from typing import Any
-
-import aiosmtplib
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from services.alerts.fatigue import Notice
 from services.alerts.model import ReceiverConfig
 from services.alerts.store import AlertStore
 from services.core.logs import get_logger
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Vigil-Signature"
 DELIVERY_ID_HEADER = "X-Vigil-Delivery-Id"
@@ -78,7 +78,9 @@ class Deliverer:
         self.receivers: dict[str, ReceiverConfig] = {}
         self.queue: asyncio.Queue[Notice] = asyncio.Queue()
         self.limit = asyncio.Semaphore(concurrency)
-        self.client = httpx.AsyncClient(follow_redirects=False)
+        # httpx (with the rich/click/pygments it pulls in, ~7 MB) and aiosmtplib are imported
+        # by the first delivery that needs them: most installs idle with nothing to send.
+        self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -104,7 +106,17 @@ class Deliverer:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use (one pool for every webhook receiver)."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        return self._client
 
     async def idle(self) -> None:
         """Wait until the queue is empty and no delivery is in flight (tests, shutdown)."""
@@ -225,6 +237,8 @@ class Deliverer:
         message["Message-ID"] = f"<{notice.delivery_id}@vigil>"
         message[DELIVERY_ID_HEADER] = notice.delivery_id
         message.set_content(notice_text(notice))
+        import aiosmtplib
+
         await aiosmtplib.send(
             message,
             hostname=receiver.smtp_host,

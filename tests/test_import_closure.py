@@ -1,0 +1,47 @@
+"""Idle services do not import what only some requests or notifications need (issue 10)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _loaded(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return set(out.stdout.split())
+
+
+# module started at idle → what it must not import before its first use
+LAZY = {
+    # httpx (+ rich, click, pygments) on the first webhook, aiosmtplib on the first email
+    "services.alerts.__main__": {"httpx", "aiosmtplib", "rich", "pygments"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(LAZY))
+def test_idle_service_imports_nothing_it_only_needs_later(module: str) -> None:
+    loaded = _loaded(f"import {module}")
+    assert module in loaded
+    assert not LAZY[module] & loaded
+
+
+def test_the_alerts_http_client_is_made_on_first_use() -> None:
+    code = (
+        "from services.alerts.receivers import Deliverer\n"
+        "d = Deliverer.__new__(Deliverer); d._client = None\n"
+        "assert 'httpx' not in __import__('sys').modules\n"
+        "assert d.client is d.client and not d.client.follow_redirects"
+    )
+    assert "httpx" in _loaded(code)

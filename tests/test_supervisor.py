@@ -93,6 +93,8 @@ def _service_pids(stack: Stack) -> dict[str, int]:
 @pytest.mark.slow
 def test_up_status_kill_restart_and_clean_stop(stack: Stack) -> None:
     stack.wait_line("vigil is up")
+    # The supervisor opens no TLS: its loop runs without ssl (libssl + libcrypto ~4 MB RSS).
+    assert "libssl" not in Path(f"/proc/{stack.proc.pid}/maps").read_text()
     for name in ("ingest", "analyzer", "alerts", "gateway"):
         stack.wait_line(f"{name} started", timeout=30)
     status = subprocess.run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 from typing import Any
@@ -101,9 +100,21 @@ async def _status(settings: Any) -> int:
     return worst
 
 
+def _without_tls() -> None:
+    """Keep ssl (libssl + libcrypto, ~4 MB of RSS) out of `vigil up`, which opens no TLS.
+
+    asyncio imports ssl only where it can (``try: import ssl``); a None entry in
+    sys.modules makes that import fail, and the supervisor's loop runs without TLS.
+    The services are exec'd as fresh interpreters and are not affected.
+    """
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     first = next((a for a in argv if not a.startswith("-")), "")
+    if first == "up":
+        _without_tls()
     # A built-in command parses without importing the extra commands' modules (backup:
     # sqlite3, tarfile, …): `vigil up` is a process of the running stack, kept small.
     args = _parser(extras=first not in BUILT_IN).parse_args(argv)
@@ -130,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(run_up(settings, args.config, level))
     if command == "status":
+        import asyncio
+
         raise SystemExit(asyncio.run(_status(settings)))
     if command == "demo":
         from services.core.demo import run_demo

@@ -27,6 +27,8 @@ def _loaded(code: str) -> set[str]:
 LAZY = {
     # httpx (+ rich, click, pygments) on the first webhook, aiosmtplib on the first email
     "services.alerts.__main__": {"httpx", "aiosmtplib", "rich", "pygments"},
+    # argon2 on the first password hashed or checked (the first admin of a first run)
+    "services.gateway.__main__": {"argon2"},
 }
 
 

@@ -13,10 +13,8 @@ import hmac
 import secrets
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
 
 from services.gateway.auth import tables as t
@@ -34,6 +32,9 @@ from services.gateway.auth.records import (
 )
 from services.gateway.security import CurrentUser
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 
 class AuthStore:
     """The in-memory view of users, sessions and keys over gateway.sqlite."""
@@ -50,7 +51,7 @@ class AuthStore:
         self.session_s = session_s
         self.lockout_failures = lockout_failures
         self.lockout_s = lockout_s
-        self.hasher = PasswordHasher()
+        self._hasher: PasswordHasher | None = None
         self.users: dict[str, UserInfo] = {}
         self.keys: dict[str, KeyInfo] = {}
         self.key_by_hash: dict[str, str] = {}
@@ -64,7 +65,6 @@ class AuthStore:
 
     async def load(self) -> None:
         """Create the schema if needed and read everything into memory."""
-        self._dummy_hash = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(8))
         await self.db.run(lambda _e: self.db.create_schema())
         rows = await self.db.run(self._load_all)
         users, keys, sessions, attempts, secret = rows
@@ -206,7 +206,7 @@ class AuthStore:
             return LoginResult(False, reason="locked")
         user = self.users.get(name)
         stored = await self.db.run(lambda e: _password_hash(e, name)) if user else None
-        good = await asyncio.to_thread(self._verify, stored or self._dummy_hash, password)
+        good = await asyncio.to_thread(self._verify, stored, password)
         if not (good and user and stored and not user.disabled):
             await self._failed(name)
             locked = self.locked(name)
@@ -222,13 +222,26 @@ class AuthStore:
     async def check_password(self, name: str, password: str) -> bool:
         """True when ``password`` is the user's (no session, no lockout count)."""
         stored = await self.db.run(lambda e: _password_hash(e, name))
-        return await asyncio.to_thread(self._verify, stored or self._dummy_hash, password) and bool(
-            stored
-        )
+        return await asyncio.to_thread(self._verify, stored, password) and bool(stored)
 
-    def _verify(self, stored: str, password: str) -> bool:
+    @property
+    def hasher(self) -> PasswordHasher:
+        """argon2, loaded by the first password hashed or checked: an idle gateway needs none."""
+        if self._hasher is None:
+            from argon2 import PasswordHasher
+
+            self._hasher = PasswordHasher()
+        return self._hasher
+
+    def _verify(self, stored: str | None, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        # A name without a password is checked against a dummy hash, so it takes as long as
+        # a real check. The first check of either kind makes the dummy: the first is no tell.
+        if not self._dummy_hash:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
         try:
-            return self.hasher.verify(stored, password)
+            return self.hasher.verify(stored or self._dummy_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 

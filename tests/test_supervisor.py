@@ -97,6 +97,8 @@ def test_up_status_kill_restart_and_clean_stop(stack: Stack) -> None:
     assert "libssl" not in Path(f"/proc/{stack.proc.pid}/maps").read_text()
     for name in ("ingest", "analyzer", "alerts", "gateway"):
         stack.wait_line(f"{name} started", timeout=30)
+    # The children are waited for on pidfds by the loop, not by a thread each (issue 10).
+    assert psutil.Process(stack.proc.pid).num_threads() == 1
     status = subprocess.run(
         [sys.executable, "-m", "services.core.cli", "status"],
         capture_output=True,

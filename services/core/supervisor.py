@@ -78,6 +78,7 @@ class Supervisor:
         if "gateway" in self.children:
             check_port_free(self.settings.gateway.bind, self.settings.gateway.port)
         loop = asyncio.get_running_loop()
+        _watch_children_without_threads(loop)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
         try:
@@ -211,6 +212,24 @@ class Supervisor:
             await self.broker.stop(timeout=1.5)
         if procs or self.broker:
             log.info("vigil stopped")
+
+
+def _watch_children_without_threads(loop: asyncio.AbstractEventLoop) -> None:
+    """Wait for the children on pidfds polled by the loop, not one thread per child.
+
+    Python 3.11's default watcher blocks a thread in waitpid() for each child (five at
+    least, each with its stack and, once it allocates, a malloc arena); 3.12+ uses
+    pidfds by itself. Kernels before 5.3 (no pidfd_open) keep the default.
+    """
+    if sys.version_info >= (3, 12):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(loop)
+    asyncio.set_child_watcher(watcher)
 
 
 def run_up(settings: Settings, config_path: str | None, log_level: str) -> int:

@@ -32,6 +32,15 @@ LAZY = {
 }
 
 
+def test_vigil_up_imports_no_logging_handlers_or_pickle() -> None:
+    # logs.RotatingFile stands in for logging.handlers (which imports pickle and queue)
+    code = (
+        "import services.core.cli as c; c._without_tls(); c._parser(extras=False)\n"
+        "import services.core.startup, services.core.supervisor, asyncio.subprocess"
+    )
+    assert not {"logging.handlers", "pickle", "_ssl"} & _loaded(code)
+
+
 @pytest.mark.parametrize("module", sorted(LAZY))
 def test_idle_service_imports_nothing_it_only_needs_later(module: str) -> None:
     loaded = _loaded(f"import {module}")

@@ -45,3 +45,8 @@ def test_files_rotate_by_size(log_dir: Path) -> None:
     files = sorted(p.name for p in log_dir.glob("unit.log*"))
     assert files == ["unit.log", "unit.log.1", "unit.log.2"]
     assert all(p.stat().st_size <= 2_200 for p in log_dir.glob("unit.log*"))
+    # newest last: unit.log ends with the last line, unit.log.1 holds the lines before it
+    newest, older = (log_dir / "unit.log").read_text(), (log_dir / "unit.log.1").read_text()
+    assert newest.rstrip().endswith("n=199")
+    first_new = int(newest.split("n=", 1)[1].split()[0])
+    assert older.rstrip().endswith(f"n={first_new - 1}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
+import os
 import sys
 import time
 from pathlib import Path
@@ -97,6 +97,47 @@ class Log:
         return self._logger.isEnabledFor(logging.DEBUG)
 
 
+class RotatingFile(logging.FileHandler):
+    """A log file that rolls over by size: ``x.log`` → ``x.log.1`` … ``x.log.<backups>``.
+
+    The same scheme as logging.handlers.RotatingFileHandler, without importing that module
+    (pickle, queue, socket handlers: ~0.5 MB in `vigil up`, which needs none of them).
+    """
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.max_bytes = max_bytes
+        self.backups = backups
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self._full(record):
+                self._roll()
+        except Exception:
+            self.handleError(record)
+            return
+        super().emit(record)
+
+    def _full(self, record: logging.LogRecord) -> bool:
+        if self.max_bytes <= 0 or self.stream is None:
+            return False
+        line = self.format(record) + self.terminator
+        return self.stream.tell() + len(line.encode("utf-8", "replace")) > self.max_bytes
+
+    def _roll(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        name = self.baseFilename
+        for k in range(self.backups - 1, 0, -1):
+            if os.path.exists(f"{name}.{k}"):
+                os.replace(f"{name}.{k}", f"{name}.{k + 1}")
+        if self.backups > 0:
+            os.replace(name, f"{name}.1")
+        else:
+            os.truncate(name, 0)
+        self.stream = self._open()
+
+
 def get_logger(name: str) -> Log:
     return Log(name)
 
@@ -120,12 +161,7 @@ def setup_logging(
     if log_dir is not None:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
-            file = logging.handlers.RotatingFileHandler(
-                log_dir / f"{service}.log",
-                maxBytes=max_bytes,
-                backupCount=backups,
-                encoding="utf-8",
-            )
+            file = RotatingFile(log_dir / f"{service}.log", max_bytes=max_bytes, backups=backups)
             file.setFormatter(FileFormatter())
             root.addHandler(file)
         except OSError as exc:

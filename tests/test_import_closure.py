@@ -32,13 +32,14 @@ LAZY = {
 }
 
 
-def test_vigil_up_imports_no_logging_handlers_or_pickle() -> None:
-    # logs.RotatingFile stands in for logging.handlers (which imports pickle and queue)
+def test_vigil_up_imports_no_logging_handlers_pickle_or_shutil() -> None:
+    # logs.RotatingFile stands in for logging.handlers (which imports pickle and queue);
+    # the parser sizes its help without shutil (bz2, lzma)
     code = (
         "import services.core.cli as c; c._without_tls(); c._parser(extras=False)\n"
         "import services.core.startup, services.core.supervisor, asyncio.subprocess"
     )
-    assert not {"logging.handlers", "pickle", "_ssl"} & _loaded(code)
+    assert not {"logging.handlers", "pickle", "_ssl", "shutil", "lzma"} & _loaded(code)
 
 
 @pytest.mark.parametrize("module", sorted(LAZY))

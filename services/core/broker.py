@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +22,8 @@ def nats_server_binary() -> Path:
     beside = Path(sys.executable).parent / "nats-server"
     if beside.exists():
         return beside
+    import shutil  # here only: with its bz2/lzma imports it is 0.5 MB of `vigil up`
+
     found = shutil.which("nats-server")
     if found:
         return Path(found)

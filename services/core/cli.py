@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -11,9 +12,30 @@ SERVICE_COMMANDS = ("ingest", "analyzer", "alerts", "gateway")
 BUILT_IN = ("up", *SERVICE_COMMANDS, "status", "schema", "demo")
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() gives it (COLUMNS, else the tty)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse sized without shutil (whose bz2/lzma imports are 0.5 MB of `vigil up`)."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=_columns() - 2)  # type: ignore[call-arg]
+
+
 def _parser(extras: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vigil", description="Vigil operations monitor")
-    common = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(prog="vigil", description="Vigil operations monitor")
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config", help="path to vigil.toml (default ./vigil.toml or $VIGIL_CONFIG)"
     )

@@ -30,6 +30,9 @@ LAZY = {
     # argon2 on the first password hashed or checked (the first admin of a first run)
     "services.gateway.__main__": {"argon2"},
 }
+# every service reads its own command line without argparse (startup.service_args)
+for _service in ("alerts", "analyzer", "ingest", "gateway"):
+    LAZY.setdefault(f"services.{_service}.__main__", set()).add("argparse")
 
 
 def test_vigil_up_imports_no_logging_handlers_pickle_or_shutil() -> None:
@@ -57,3 +60,40 @@ def test_the_alerts_http_client_is_made_on_first_use() -> None:
         "assert d.client is d.client and not d.client.follow_redirects"
     )
     assert "httpx" in _loaded(code)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--config", "/x/vigil.toml"],
+        ["--config=/x/v.toml", "--log-level", "debug"],
+        ["--log-level=info", "--config", "a b.toml", "--config", "last.toml"],
+        ["--config="],
+    ],
+)
+def test_service_args_read_what_argparse_reads(argv: list[str]) -> None:
+    from services.core.startup import base_parser, service_args
+
+    assert vars(service_args("p", argv)) == vars(base_parser("p").parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--bogus"], ["--config"], ["--config", "--log-level", "x"], ["stray"]]
+)
+def test_service_args_leave_anything_else_to_argparse(argv: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.alerts", *argv], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("usage: vigil alerts") and "error:" in out.stderr
+
+
+def test_service_help_is_argparse_help() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.analyzer", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0 and "--log-level" in out.stdout

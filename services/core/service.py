@@ -32,6 +32,7 @@ from services.core.startup import (
     ensure_writable,
     load_or_exit,
     release_free_memory,
+    service_args,
 )
 
 __all__ = [
@@ -175,7 +176,7 @@ async def serve_until_stopped(
 
 def run_main(service_cls: type[VigilService], argv: list[str] | None = None) -> None:
     """Entry point of ``python -m services.<name>`` and ``vigil <name>``."""
-    args = base_parser(f"vigil {service_cls.name}").parse_args(argv)
+    args = service_args(f"vigil {service_cls.name}", sys.argv[1:] if argv is None else argv)
     settings = load_or_exit(args, service_cls.name)
     try:
         asyncio.run(serve_until_stopped(service_cls, settings))

@@ -48,3 +48,48 @@ async def test_close_after_idle_fetches_leaves_nothing_behind(nats_url: str) -> 
         assert problems == []
     finally:
         loop.set_exception_handler(previous)
+
+
+async def test_stop_tasks_repeats_a_cancel_that_was_swallowed() -> None:
+    """A loop that absorbs cancels (as nats-py's fetch can on 3.11) still ends; a plain
+    ``await task`` after one cancel would wait forever."""
+    from services.core.bus import stop_tasks
+
+    absorbed: list[int] = []
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                absorbed.append(1)
+                if len(absorbed) >= 3:
+                    raise
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    assert await stop_tasks([task], step=0.05) is True
+    assert task.cancelled()
+    assert len(absorbed) == 3
+
+
+async def test_stop_tasks_gives_up_on_a_task_that_never_ends() -> None:
+    from services.core.bus import stop_tasks
+
+    release = asyncio.Event()
+
+    async def immortal() -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                continue
+
+    task = asyncio.create_task(immortal())
+    await asyncio.sleep(0)
+    assert await stop_tasks([task], tries=3, step=0.01) is False
+    assert not task.done()
+    release.set()
+    task.cancel()
+    await asyncio.wait({task}, timeout=1)
+    assert task.done()

@@ -19,6 +19,7 @@ from services.alerts.rpc import AlertsApi
 from services.alerts.rules import RuleSet, load_rules, owned_rules
 from services.alerts.store import AlertStore
 from services.core import contracts
+from services.core.bus import stop_tasks
 from services.core.config import Settings
 from services.core.partition import claim_rpc_partition, rpc_token, suffix, watch_peers
 from services.core.service import VigilService
@@ -151,11 +152,8 @@ class AlertsService(VigilService):
             self._consumers.append(task)
 
     async def _stop_consumers(self) -> None:
-        for task in self._consumers:
-            task.cancel()
-        for task in self._consumers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if not await stop_tasks(self._consumers):
+            self.log.warning("alert consumers did not stop in time")
 
     async def _on_metrics(self, items: list[tuple[contracts.MetricBatch, Msg]]) -> None:
         async with self._lock:

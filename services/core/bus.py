@@ -32,6 +32,28 @@ RpcHandler = Callable[[bytes], Awaitable[Any]]
 MAX_DEAD_PAYLOAD = 64_000
 
 
+async def stop_tasks(
+    tasks: Sequence[asyncio.Task[Any]], *, tries: int = 40, step: float = 0.25
+) -> bool:
+    """Cancel ``tasks`` and wait until they end; True when all did.
+
+    The cancel is repeated: on Python 3.11 one that lands while nats-py's fetch finishes
+    (``asyncio.wait_for``) can be swallowed, and the consume loop then runs on, so a plain
+    ``await task`` would wait forever (a stopping service hung that way under load).
+    """
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(tries):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=step)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" at exit
+    return not pending
+
+
 class BusUnavailable(Exception):
     """NATS could not be reached within the connect deadline."""
 
@@ -121,11 +143,8 @@ class Bus:
     async def close(self) -> None:
         """Stop consumers and micro services, then drain the connection."""
         self._closing[0] = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if not await stop_tasks(self._tasks):
+            self.log.warning("consumer tasks did not stop; closing the connection anyway")
         for svc in self._micro:
             with contextlib.suppress(Exception):
                 await svc.stop()
@@ -301,7 +320,9 @@ class Bus:
         accept: Callable[[str], bool] | None = None,
     ) -> None:
         reconnects = -1
-        while True:
+        # The flag too, not only the cancel: a cancel swallowed inside fetch must not keep
+        # the loop alive once the bus is closing (see stop_tasks).
+        while not self._closing[0]:
             if durable in self._rewind and reconnects != self.nc.stats["reconnects"]:
                 from services.core.rewind import rewind_orphans
 

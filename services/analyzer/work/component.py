@@ -20,7 +20,7 @@ from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, p
 from services.analyzer.work.sessions import PROCESSES
 from services.analyzer.work.writer import Applied, WorkWriter, open_engine
 from services.core import contracts
-from services.core.bus import Bus
+from services.core.bus import Bus, stop_tasks
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.logs import get_logger
 
@@ -80,12 +80,8 @@ class WorkAnalytics:
     async def close(self) -> None:
         """Stop consuming (an unacked batch is redelivered and deduplicated), close the file."""
         if self._consumer is not None:
-            # A cancel can land inside the client's fetch and be absorbed there: repeat it.
-            for _ in range(20):
-                self._consumer.cancel()
-                done, _ = await asyncio.wait({self._consumer}, timeout=0.25)
-                if done:
-                    break
+            # A cancel can land inside the client's fetch and be absorbed there: repeated.
+            await stop_tasks([self._consumer], tries=20)
         if self._inflight is not None:
             # The write thread cannot be interrupted; let it commit before the file closes.
             with contextlib.suppress(Exception):

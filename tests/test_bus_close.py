@@ -53,7 +53,7 @@ async def test_close_after_idle_fetches_leaves_nothing_behind(nats_url: str) -> 
 async def test_stop_tasks_repeats_a_cancel_that_was_swallowed() -> None:
     """A loop that absorbs cancels (as nats-py's fetch can on 3.11) still ends; a plain
     ``await task`` after one cancel would wait forever."""
-    from services.core.bus import stop_tasks
+    from services.core.tasks import stop_tasks
 
     absorbed: list[int] = []
 
@@ -74,7 +74,7 @@ async def test_stop_tasks_repeats_a_cancel_that_was_swallowed() -> None:
 
 
 async def test_stop_tasks_gives_up_on_a_task_that_never_ends() -> None:
-    from services.core.bus import stop_tasks
+    from services.core.tasks import stop_tasks
 
     release = asyncio.Event()
 

@@ -19,10 +19,10 @@ from services.alerts.rpc import AlertsApi
 from services.alerts.rules import RuleSet, load_rules, owned_rules
 from services.alerts.store import AlertStore
 from services.core import contracts
-from services.core.bus import stop_tasks
 from services.core.config import Settings
 from services.core.partition import claim_rpc_partition, rpc_token, suffix, watch_peers
 from services.core.service import VigilService
+from services.core.tasks import stop_tasks
 
 
 class AlertsService(VigilService):

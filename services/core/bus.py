@@ -24,34 +24,13 @@ from services.core import contracts
 from services.core.config import NatsSettings
 from services.core.logs import get_logger
 from services.core.streams import STREAMS, StreamSpec
+from services.core.tasks import stop_tasks
 
 T = TypeVar("T")
 BatchHandler = Callable[[list[tuple[T, Msg]]], Awaitable[None]]
 RpcHandler = Callable[[bytes], Awaitable[Any]]
 
 MAX_DEAD_PAYLOAD = 64_000
-
-
-async def stop_tasks(
-    tasks: Sequence[asyncio.Task[Any]], *, tries: int = 40, step: float = 0.25
-) -> bool:
-    """Cancel ``tasks`` and wait until they end; True when all did.
-
-    The cancel is repeated: on Python 3.11 one that lands while nats-py's fetch finishes
-    (``asyncio.wait_for``) can be swallowed, and the consume loop then runs on, so a plain
-    ``await task`` would wait forever (a stopping service hung that way under load).
-    """
-    pending = {t for t in tasks if not t.done()}
-    for _ in range(tries):
-        if not pending:
-            break
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=step)
-    for task in tasks:
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" at exit
-    return not pending
 
 
 class BusUnavailable(Exception):

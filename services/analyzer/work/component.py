@@ -20,9 +20,10 @@ from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, p
 from services.analyzer.work.sessions import PROCESSES
 from services.analyzer.work.writer import Applied, WorkWriter, open_engine
 from services.core import contracts
-from services.core.bus import Bus, stop_tasks
+from services.core.bus import Bus
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 
 DB_NAME = "analyzer-work.sqlite"
 DURABLE = "analyzer-work"

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.core.config.targets import TargetSpec
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 from services.ingest.targets.database import DatabaseProbe
 from services.ingest.targets.http import check_http
 from services.ingest.targets.model import ModelProbe
@@ -44,11 +45,10 @@ class TargetRunner:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            # Repeated cancels: one swallowed by a publish's wait_for would leave the loop
+            # asleep for a whole interval and this stop waiting on it (services/core/tasks.py).
+            if not await stop_tasks([self._task]):
+                log.warning("target check did not stop", target=self.spec.id)
             self._task = None
         if self._database is not None:
             await asyncio.to_thread(self._database.close)

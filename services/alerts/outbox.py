@@ -12,7 +12,6 @@ a stable ``Nats-Msg-Id``, with which a receiver (or JetStream) drops the repeat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -23,6 +22,7 @@ import msgspec
 
 from services.alerts.fatigue import Notice
 from services.core import contracts
+from services.core.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from services.alerts.engine import AlertEngine
@@ -98,9 +98,7 @@ class Outbox:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
 
     async def idle(self) -> None:
         """Wait until every committed AlertEvent is published (tests, shutdown)."""

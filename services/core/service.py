@@ -34,6 +34,7 @@ from services.core.startup import (
     release_free_memory,
     service_args,
 )
+from services.core.tasks import stop_tasks
 
 __all__ = [
     "StartupError",
@@ -112,9 +113,7 @@ class VigilService:
         task.set_name(f"{self.name}:{name}")
 
         async def cancel() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_tasks([task])
 
         self.stack.push_async_callback(cancel)
         return task

@@ -39,7 +39,6 @@ never collides with another partition's (ids.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +64,7 @@ from services.core.config import Settings
 from services.core.contracts import MetricBatch
 from services.core.logs import get_logger
 from services.core.partition import host_owner, subject_host, suffix
+from services.core.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -126,10 +126,7 @@ class HistoryComponent:
         return host_owner(subject_host(subject), self.partitions) == self.partition
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks)
         self.executor.shutdown(wait=True)
         if self.engine is not None:
             self.engine.dispose()

@@ -18,6 +18,7 @@ from services.core.bus import Bus
 from services.core.config.metrics import CollectorSettings
 from services.core.contracts import MetricBatch, MetricSample
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 from services.ingest.collectors.gpu import GpuCollector
 from services.ingest.collectors.host import HostCollector
 from services.ingest.collectors.mqtt import MqttBridge
@@ -105,11 +106,7 @@ class CollectorScheduler:
 
     async def stop(self) -> None:
         self.stop_event.set()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self.tasks)
         if self._gpu is not None:
             self._gpu.stop()
 

@@ -22,6 +22,7 @@ from services.core.bus import Bus
 from services.core.config import Settings
 from services.core.config.programs import ProgramSpec
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 from services.ingest.programs import process as osproc
 from services.ingest.programs.runner import ProgramRunner, Result, RunnerContext
 from services.ingest.programs.store import ProgramStore
@@ -159,11 +160,7 @@ class ProgramManager:
         # Let exits and final states reach NATS, briefly: shutdown is on a clock.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drain_outbox(), 0.5)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks)
         await self.store.close()
 
     # -- registry changes (API) ------------------------------------------------

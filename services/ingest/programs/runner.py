@@ -18,6 +18,7 @@ from typing import Literal
 
 from services.core.config.programs import ProgramSpec
 from services.core.contracts import ProgramExited, ProgramState
+from services.core.tasks import stop_tasks
 from services.ingest.programs import process as osproc
 from services.ingest.programs.history import ProgramHistory
 from services.ingest.programs.matcher import find_process
@@ -102,9 +103,7 @@ class ProgramRunner:
     async def detach(self) -> None:
         """Stop supervising but leave the process running (adopted by the next ingest)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
         if self._reapers:  # pumps of ended runs finish at end of input: let them be reaped
             await asyncio.wait(self._reapers, timeout=1.0)
 

@@ -9,6 +9,7 @@ import msgspec
 
 from services.core.bus import Bus
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 
 log = get_logger("ingest")
 
@@ -55,6 +56,4 @@ class Outbox:
         while not self.queue.empty() and loop.time() < deadline:
             await asyncio.sleep(0.02)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await stop_tasks([self._task])

@@ -85,3 +85,18 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, step: fl
 def child_env() -> dict[str, str]:
     """Environment for `vigil` child processes: no stray VIGIL_* from the developer's shell."""
     return {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+
+
+def loaded_modules(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code`` (import-closure checks)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return set(out.stdout.split())

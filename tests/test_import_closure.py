@@ -8,19 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import loaded_modules
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _loaded(code: str) -> set[str]:
-    """The modules a fresh interpreter holds after running ``code``."""
-    out = subprocess.run(
-        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return set(out.stdout.split())
 
 
 # module started at idle → what it must not import before its first use
@@ -42,12 +32,12 @@ def test_vigil_up_imports_no_logging_handlers_pickle_or_shutil() -> None:
         "import services.core.cli as c; c._without_tls(); c._parser(extras=False)\n"
         "import services.core.startup, services.core.supervisor, asyncio.subprocess"
     )
-    assert not {"logging.handlers", "pickle", "_ssl", "shutil", "lzma"} & _loaded(code)
+    assert not {"logging.handlers", "pickle", "_ssl", "shutil", "lzma"} & loaded_modules(code)
 
 
 @pytest.mark.parametrize("module", sorted(LAZY))
 def test_idle_service_imports_nothing_it_only_needs_later(module: str) -> None:
-    loaded = _loaded(f"import {module}")
+    loaded = loaded_modules(f"import {module}")
     assert module in loaded
     assert not LAZY[module] & loaded
 
@@ -59,7 +49,7 @@ def test_the_alerts_http_client_is_made_on_first_use() -> None:
         "assert 'httpx' not in __import__('sys').modules\n"
         "assert d.client is d.client and not d.client.follow_redirects"
     )
-    assert "httpx" in _loaded(code)
+    assert "httpx" in loaded_modules(code)
 
 
 @pytest.mark.parametrize(

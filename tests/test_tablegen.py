@@ -10,6 +10,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from services.core import tablegen
+from tests.conftest import loaded_modules
 
 
 def _ddl(table: object) -> list[str]:
@@ -53,17 +54,6 @@ def test_render_refuses_what_it_cannot_copy() -> None:
         tablegen._table(served)
 
 
-def _loaded(code: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tablegen.ROOT,
-    )
-    return set(out.stdout.split())
-
-
 LIGHT = [
     "services.gateway.__main__",
     "services.ingest.__main__",
@@ -74,7 +64,7 @@ LIGHT = [
 
 @pytest.mark.parametrize("module", LIGHT)
 def test_service_runs_without_sqlmodel_or_pydantic(module: str) -> None:
-    loaded = _loaded(f"import {module}")
+    loaded = loaded_modules(f"import {module}")
     assert "sqlalchemy" in loaded  # it does use the generated tables
     assert not {"sqlmodel", "pydantic", "sqlalchemy.orm"} & loaded
 
@@ -102,7 +92,7 @@ def test_a_missing_target_can_be_generated() -> None:
 
 def test_supervisor_imports_no_service_and_no_bus() -> None:
     code = "import services.core.cli as c; c._parser(extras=False); import services.core.supervisor"
-    loaded = _loaded(code)
+    loaded = loaded_modules(code)
     heavy = {"nats", "sqlalchemy", "litestar", "sqlite3", "services.core.bus", "services.gateway"}
     assert not heavy & loaded
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from services.core import contracts
 from services.core.bus import Bus
 from services.core.config import Settings
 from services.core.config.ingest import SourceSettings
 from services.core.logs import get_logger
+from services.core.tasks import stop_tasks
 from services.ingest.parsers import PARSERS, make_parser
 from services.ingest.tail.checkpoint import CheckpointStore
 from services.ingest.tail.counters import metric_batch
@@ -118,11 +118,7 @@ class FileIngest:
     async def close(self) -> None:
         """Stop reading, let the side channel send, and commit the last checkpoints."""
         self.stop.set()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self.tasks)
         self.publish_metrics()
         await self.outbox.close()
         await self.store.close()

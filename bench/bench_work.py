@@ -5,6 +5,7 @@ append-to-browser latency (watched file → SSE client, in bench/work_browser.py
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import tempfile
@@ -21,13 +22,15 @@ from bench.work_browser import browser_latency
 from services.analyzer.work import queries
 from services.analyzer.work.component import DURABLE, WorkAnalytics
 from services.analyzer.work.filters import WorkFilter
-from services.analyzer.work.writer import WorkWriter, open_engine
+from services.analyzer.work.store import open_engine
+from services.analyzer.work.writer import WorkWriter
 from services.core import contracts
 from services.core.broker import EmbeddedBroker
 from services.core.bus import Bus
 from services.core.config import NatsSettings
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.contracts import WorkBatch, WorkEvent
+from services.core.gc_tuning import tune_for_throughput
 
 PROCESSES = ("packing", "transfer", "inspection")
 WORKERS = [f"w{i:02d}" for i in range(30)]
@@ -187,6 +190,10 @@ async def backfill_figures(batches: list[WorkBatch], root: Path) -> list[Figure]
                                   headers={"Nats-Msg-Id": b.file_id}) for b in batches]  # fmt: skip
         for i in range(0, len(pending), 500):
             await asyncio.gather(*pending[i : i + 500])
+        # As the analyzer process sets itself up (services/analyzer/__main__.py); freezing
+        # also takes the bench's own copy of the rows out of the collector's walk, as if the
+        # analyzer ran in its own process.
+        old_thresholds = tune_for_throughput()
         work = WorkAnalytics(root / "backfill", AnalyzerSettings())
         analyzer_bus = await Bus.connect(NatsSettings(url=broker.client_url), "analyzer")
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -209,6 +216,8 @@ async def backfill_figures(batches: list[WorkBatch], root: Path) -> list[Figure]
         await work.close()
         await analyzer_bus.close()
         await bus.close()
+        gc.set_threshold(*old_thresholds)
+        gc.unfreeze()
     finally:
         await broker.stop()
     latency = await kpi_latency(root)

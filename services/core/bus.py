@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -27,7 +28,10 @@ from services.core.streams import STREAMS, StreamSpec
 from services.core.tasks import stop_tasks
 
 T = TypeVar("T")
-BatchHandler = Callable[[list[tuple[T, Msg]]], Awaitable[None]]
+# A handler returns None (done: the batch is acked), or an awaitable that finishes the
+# batch later: the batch is acked when it completes, and the next batch is fetched and
+# handled meanwhile (``pipeline`` bounds how many are unfinished at once).
+BatchHandler = Callable[[list[tuple[T, Msg]]], Awaitable[Awaitable[None] | None]]
 RpcHandler = Callable[[bytes], Awaitable[Any]]
 
 MAX_DEAD_PAYLOAD = 64_000
@@ -225,6 +229,7 @@ class Bus:
         deliver_new: bool = False,
         accept: Callable[[str], bool] | None = None,
         rewind: bool = False,
+        pipeline: int = 1,
     ) -> asyncio.Task[None]:
         """Run a durable pull consumer in a task; ``handler`` gets decoded (event, msg) pairs.
 
@@ -234,7 +239,8 @@ class Bus:
         Undecodable messages are dead-lettered and terminated; a handler failure is retried
         (nak with delay) until ``max_deliver``, then dead-lettered. The loop never dies of a
         bad message. A message whose subject ``accept`` refuses (another partition's)
-        is acked at once without being decoded.
+        is acked at once without being decoded. A handler that returns an awaitable finishes
+        its batch there (see BatchHandler); at most ``pipeline`` batches are unfinished.
         """
         filters = [subjects] if isinstance(subjects, str) else subjects
         config = ConsumerConfig(
@@ -253,7 +259,9 @@ class Bus:
             # services/core/rewind.py: at start and after each reconnect (one owner only).
             self._rewind[durable] = stream
         task = asyncio.create_task(
-            self._consume_loop(stream, durable, config, kind, handler, batch, max_deliver, accept),
+            self._consume_loop(
+                stream, durable, config, kind, handler, batch, max_deliver, accept, pipeline
+            ),
             name=f"consume-{durable}",
         )
         self._tasks.append(task)
@@ -269,6 +277,7 @@ class Bus:
         batch: int,
         max_deliver: int,
         accept: Callable[[str], bool] | None = None,
+        pipeline: int = 1,
     ) -> None:
         decoder = msgspec.json.Decoder(kind)
         sub = None
@@ -278,9 +287,14 @@ class Bus:
             except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
                 self.log.warning("consumer bind failed; retrying", durable=durable, error=str(exc))
                 await asyncio.sleep(1.0)
+        unfinished: deque[asyncio.Task[None]] = deque()
         try:
-            await self._fetch_loop(sub, durable, decoder, handler, batch, max_deliver, accept)
+            await self._fetch_loop(
+                sub, durable, decoder, handler, batch, max_deliver, accept, pipeline, unfinished
+            )
         finally:
+            # Unfinished batches are not acked: they come back and are deduplicated.
+            await stop_tasks(list(unfinished))
             # A fetch that timed out leaves the server's late replies (408 status messages) in
             # the subscription's queue; the connection's drain would then wait on them until its
             # timeout and leave an unretrieved CancelledError behind. Unprocessed messages
@@ -296,7 +310,9 @@ class Bus:
         handler: BatchHandler[T],
         batch: int,
         max_deliver: int,
-        accept: Callable[[str], bool] | None = None,
+        accept: Callable[[str], bool] | None,
+        pipeline: int,
+        unfinished: deque[asyncio.Task[None]],
     ) -> None:
         reconnects = -1
         # The flag too, not only the cancel: a cancel swallowed inside fetch must not keep
@@ -330,16 +346,38 @@ class Bus:
                         await msg.term()
             if not good:
                 continue
+            while len(unfinished) >= pipeline:
+                await unfinished.popleft()  # _finish never raises
             try:
-                await handler(good)
+                later = await handler(good)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 await self._handler_failed(good, exc, max_deliver)
                 continue
-            for _, msg in good:
-                with contextlib.suppress(Exception):
-                    await msg.ack()
+            if later is None:
+                await self._ack_all(good)
+            else:
+                unfinished.append(asyncio.ensure_future(self._finish(later, good, max_deliver)))
+
+    async def _finish(
+        self, later: Awaitable[None], good: list[tuple[Any, Msg]], max_deliver: int
+    ) -> None:
+        """Ack a pipelined batch once its handler's completion is done (nak if it failed)."""
+        try:
+            await later
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._handler_failed(good, exc, max_deliver)
+            return
+        await self._ack_all(good)
+
+    @staticmethod
+    async def _ack_all(good: list[tuple[Any, Msg]]) -> None:
+        for _, msg in good:
+            with contextlib.suppress(Exception):
+                await msg.ack()
 
     async def _bind(self, stream: str, durable: str, config: ConsumerConfig) -> Any:
         return await self.js.pull_subscribe(

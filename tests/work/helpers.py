@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from services.analyzer.work import queries, views
 from services.analyzer.work.filters import parse_filter
-from services.analyzer.work.writer import WorkWriter, open_engine
+from services.analyzer.work.store import open_engine
+from services.analyzer.work.writer import WorkWriter
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.contracts import WorkBatch, WorkEvent
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from sqlalchemy import Connection
 from services.analyzer.work import queries, views
 from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, parse_filter
 from services.analyzer.work.sessions import PROCESSES
-from services.analyzer.work.writer import Applied, WorkWriter, open_engine
+from services.analyzer.work.store import open_engine
+from services.analyzer.work.writer import Applied, WorkWriter
 from services.core import contracts
 from services.core.bus import Bus
 from services.core.config.analyzer import AnalyzerSettings
@@ -55,7 +57,9 @@ class WorkAnalytics:
         self._last_emit: dict[str, float] = defaultdict(float)
         self._last_values: dict[str, dict[str, float]] = {}
         self._consumer: asyncio.Task[None] | None = None
-        self._inflight: asyncio.Future[Applied] | None = None
+        # The one SQL thread: units are written there, in the order they were prepared.
+        self._sql = ThreadPoolExecutor(1, thread_name_prefix="work-sql")
+        self._inflight: list[asyncio.Future[Any]] = []  # prepares and commits not yet done
         self.applied_batches = 0
         self.applied_sessions = 0
 
@@ -73,6 +77,8 @@ class WorkAnalytics:
             # One fetch is one transaction: with a backlog, 512 files per commit halve the
             # commits and round trips of a backfill; live, a fetch returns what is there.
             batch=512,
+            # A batch is prepared while the one before it is written (see _handle).
+            pipeline=2,
             # Short: a batch left unacked by a stopped analyzer comes back soon, and a
             # redelivery that overlaps a slow handler is harmless (rows are deduplicated).
             ack_wait_s=ACK_WAIT_S,
@@ -83,20 +89,41 @@ class WorkAnalytics:
         if self._consumer is not None:
             # A cancel can land inside the client's fetch and be absorbed there: repeated.
             await stop_tasks([self._consumer], tries=20)
-        if self._inflight is not None:
-            # The write thread cannot be interrupted; let it commit before the file closes.
-            with contextlib.suppress(Exception):
-                await self._inflight
+        # Threads cannot be interrupted: let them finish before the file closes.
+        for future in self._inflight:
+            with contextlib.suppress(BaseException):
+                await future
+        await asyncio.to_thread(self._sql.shutdown)
         self.engine.dispose()
 
     # ------------------------------------------------------------ consuming
 
-    async def _handle(self, items: list[tuple[contracts.WorkBatch, Msg]]) -> None:
+    async def _handle(self, items: list[tuple[contracts.WorkBatch, Msg]]) -> Awaitable[None]:
+        """Prepare the unit of these batches; its commit (and the ack) finishes later.
+
+        Preparing is Python work and holds the GIL; writing is mostly SQLite, which lets go
+        of it: a backfill prepares one unit while the SQL thread writes the one before.
+        """
         batches = [batch for batch, _ in items]
-        # Shielded: a stop while the thread writes must wait for its commit (see close()).
-        self._inflight = asyncio.ensure_future(asyncio.to_thread(self.writer.apply, batches))
-        applied = await asyncio.shield(self._inflight)
-        self.note_applied(applied, len(batches))
+        loop = asyncio.get_running_loop()
+        if self.writer.stale:
+            # After the SQL thread has refused every unit of the failed generation.
+            await self._track(loop.run_in_executor(self._sql, self.writer.reload))
+        unit, applied = await self._track(asyncio.to_thread(self.writer.prepare, batches))
+        commit = self._track(loop.run_in_executor(self._sql, self.writer.commit, unit))
+
+        async def committed() -> None:
+            await commit
+            self.note_applied(applied, len(batches))
+
+        return committed()
+
+    def _track(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
+        """Shielded: a stop while a thread works waits for it (see close())."""
+        future = asyncio.ensure_future(work)
+        self._inflight = [f for f in self._inflight if not f.done()]
+        self._inflight.append(future)
+        return asyncio.shield(future)
 
     def note_applied(self, applied: Applied, batches: int) -> None:
         """Count what changed and wake the KpiUpdate publisher for those processes."""

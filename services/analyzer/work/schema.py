@@ -13,6 +13,10 @@ DAILY_SUMS = (
     "n", "pcs", "wt_sum", "wt_sq", "idle_sum", "errors", "had_err",
     "elig_n", "elig_err", "lat_n", "lat_sum", "defective", "insp_n",
 )  # fmt: skip
+DAILY_KEYS = ("process", "worker", "date")
+ITEM_COLUMNS = ("process", "date", "item_code", "worker", "item_name", "name_ts", "n", "pcs")
+HOUR_COLUMNS = ("process", "date", "hour", "worker", "n", "pcs")
+EVENT_COLUMNS = ("process", "date", "events")
 SESSION_COLUMNS = tuple(work_session.c.keys())
 # Columns the writer fills, in the order of its row tuples.
 SCAN_COLUMNS = ("process", "worker", "ts_s", "barcode", "interval_sec")

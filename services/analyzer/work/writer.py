@@ -7,22 +7,25 @@ and the maintained aggregates (daily, item, hourly, events) get additive upserts
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import add, itemgetter
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, text
 
 from services.analyzer.work.schema import (
+    DAILY_KEYS,
     DAILY_SUMS,
     ERROR_COLUMNS,
+    EVENT_COLUMNS,
+    HOUR_COLUMNS,
+    ITEM_COLUMNS,
     PROBLEM_COLUMNS,
     SCAN_COLUMNS,
     SESSION_COLUMNS,
-    metadata,
 )
 from services.analyzer.work.sessions import (
     PROCESSES,
@@ -31,6 +34,7 @@ from services.analyzer.work.sessions import (
     build_session,
     is_error_event,
 )
+from services.analyzer.work.store import Rows, Unit, flat, insert, write_rows
 from services.analyzer.work.timeline import Slot, Timeline
 from services.analyzer.work.values import as_float, as_text, iso, parse_ts
 from services.core.config.analyzer import AnalyzerSettings
@@ -40,30 +44,7 @@ NO_NAME = 1e18  # name_ts of an item row that has no name yet
 _EPOCH = datetime(1970, 1, 1)  # values.seconds, inlined in the per-row loop
 _OTHER, _SCAN, _TRAY, _ERROR = range(4)  # what a row becomes, by its event name
 _CACHE_MAX = 10_000  # distinct names (events, workers, days) remembered before starting over
-_INSERT_SESSION = (
-    f"INSERT INTO work_session ({', '.join(SESSION_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(SESSION_COLUMNS))})"
-)
 _session_values = itemgetter(*SESSION_COLUMNS)  # a session dict as a row tuple, in C
-
-
-def open_engine(path: Path) -> Engine:
-    """A SQLite engine in WAL mode (readers never block the writer)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a backfill stay hot
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
-
-    metadata.create_all(engine)
-    return engine
 
 
 @dataclass
@@ -76,12 +57,16 @@ class Applied:
     problems: int = 0
 
 
+class StaleUnit(Exception):
+    """A unit prepared before an earlier one failed: refused, redelivered, prepared again."""
+
+
 class _Pending:
     """Rows and aggregate deltas of one transaction."""
 
     def __init__(self) -> None:
         self.sessions: dict[int, dict[str, Any]] = {}
-        self.scans: list[tuple[Any, ...]] = []  # SCAN_COLUMNS
+        self.scans: list[Any] = []  # SCAN_COLUMNS, row after row in one flat list
         self.errors: list[tuple[Any, ...]] = []  # ERROR_COLUMNS
         self.problems: list[tuple[Any, ...]] = []  # PROBLEM_COLUMNS
         self.daily: dict[tuple[str, str, str], list[float]] = defaultdict(
@@ -101,6 +86,9 @@ class WorkWriter:
         self.covered: dict[str, list[list[int]]] = defaultdict(list)
         self.timelines: dict[tuple[str, str], Timeline] = {}
         self.next_id = 1
+        self.gen = 0  # bumped when a unit fails: units prepared before that are refused
+        self.stale = False  # memory is ahead of the database: reload() before preparing
+        self._state = threading.Lock()  # gen and stale, shared by the prepare and SQL threads
         self._names: dict[str, int] = {}  # event name → _SCAN, _TRAY, _ERROR or _OTHER
         self._workers: dict[str, str] = {}  # worker cell → corrected worker name
         self._days: dict[int, str] = {}  # date ordinal → ISO date
@@ -143,30 +131,71 @@ class WorkWriter:
 
     def apply(self, batches: list[WorkBatch]) -> Applied:
         """Apply batches in one transaction; rows already applied are skipped."""
+        if self.stale:
+            self.reload()
+        unit, applied = self.prepare(batches)
+        try:
+            self.commit(unit)
+        except BaseException:
+            self.reload()
+            raise
+        return applied
+
+    # ------------------------------------------------------------ prepare, then commit
+    #
+    # The analyzer prepares a unit (Python: sessions, latencies, aggregate deltas) while the
+    # previous one is written on the SQL thread. Memory runs ahead of the database by the
+    # units in flight; when one fails, every unit prepared after it is refused (its
+    # generation is old) and memory is reloaded from the database once the SQL thread has
+    # finished with them (reload() runs there). Refused units are redelivered.
+
+    def prepare(self, batches: list[WorkBatch]) -> tuple[Unit, Applied]:
+        """The statements of one transaction for ``batches``; memory state moves on."""
+        with self._state:
+            gen = self.gen  # the generation whose memory this unit builds on
+            if self.stale:
+                raise StaleUnit("memory is behind a failed unit: reload() first")
         applied = Applied()
         pending = _Pending()
         touched: set[str] = set()
         try:
-            self._write(batches, pending, applied, touched)
+            with self.engine.connect() as conn:  # timelines seen for the first time load here
+                for batch in batches:
+                    self._apply_batch(conn, batch, pending, applied)
+                    touched.add(batch.file_id)
+            unit = self._unit(gen, pending, touched)
         except BaseException:
-            # The transaction rolled back: forget what memory learned from it.
-            self._load()
+            self._invalidate()
             raise
         applied.problems = len(pending.problems)
-        return applied
+        return unit, applied
 
-    def _write(
-        self, batches: list[WorkBatch], pending: _Pending, applied: Applied, touched: set[str]
-    ) -> None:
-        with self.engine.begin() as conn:
-            for batch in batches:
-                self._apply_batch(conn, batch, pending, applied)
-                touched.add(batch.file_id)
-            self._flush(conn, pending)
-            _many(conn, "DELETE FROM work_file_lines WHERE file_id = ?", [(f,) for f in touched])
-            rows = [(f, lo, hi) for f in touched for lo, hi in self.covered[f]]
-            if rows:
-                _many(conn, "INSERT INTO work_file_lines (file_id, lo, hi) VALUES (?, ?, ?)", rows)
+    def commit(self, unit: Unit) -> None:
+        """Write a prepared unit in one transaction (on the one SQL thread, in order)."""
+        with self._state:
+            if unit.gen != self.gen:
+                raise StaleUnit("an earlier unit failed; this one is redelivered")
+        try:
+            with self.engine.begin() as conn:
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                for rows in unit.statements:
+                    write_rows(cursor.execute, rows)
+                for sql, many in unit.singles:
+                    cursor.executemany(sql, many)
+        except BaseException:
+            self._invalidate()
+            raise
+
+    def reload(self) -> None:
+        """Memory state again from the database (after a failed unit; see prepare())."""
+        self._load()
+        with self._state:
+            self.stale = False
+
+    def _invalidate(self) -> None:
+        with self._state:
+            self.gen += 1
+            self.stale = True
 
     def _apply_batch(self, conn: Any, batch: WorkBatch, p: _Pending, applied: Applied) -> None:
         events = batch.events
@@ -219,10 +248,10 @@ class WorkWriter:
                 details = ev.details
                 barcode = details.get("barcode")
                 interval = details.get("interval_sec")
-                scans.append(
-                    (process, worker, (moment - _EPOCH).total_seconds(),
-                     barcode.strip() if type(barcode) is str else as_text(barcode),
-                     as_float(interval)[0])
+                scans += (
+                    process, worker, (moment - _EPOCH).total_seconds(),
+                    barcode.strip() if type(barcode) is str else as_text(barcode),
+                    as_float(interval)[0],
                 )  # fmt: skip
             elif kind == _TRAY:
                 self._tray(conn, batch, ev, process, worker, raw_worker, moment, p, applied)
@@ -330,7 +359,8 @@ class WorkWriter:
             sums[lat_n] += 1
             sums[lat_sum] += successor.latency
 
-    def _flush(self, conn: Any, p: _Pending) -> None:
+    def _unit(self, gen: int, p: _Pending, touched: set[str]) -> Unit:
+        """The statements of one transaction: rows, then additive aggregate upserts."""
         items: dict[tuple[str, str, str, str], list[Any]] = {}
         hours: dict[tuple[str, str, int, str], list[int]] = {}
         daily = p.daily
@@ -365,78 +395,42 @@ class WorkWriter:
                 hour = hours[(process, day, row["hour"], worker)] = [0, 0]
             hour[0] += 1
             hour[1] += pcs
-        if p.sessions:
-            _many(conn, _INSERT_SESSION, list(map(_session_values, p.sessions.values())))
+        unit = Unit(gen)
+        if touched:
+            # Deleted first, then the merged spans of every touched file written again.
+            unit.add(Rows(_DELETE_LINES, 1, list(touched), ")", "?"))
+            spans = [(f, lo, hi) for f in touched for lo, hi in self.covered[f]]
+            unit.add(insert("work_file_lines", ("file_id", "lo", "hi"), flat(spans)))
+        sessions = flat(map(_session_values, p.sessions.values()))
+        unit.add(insert("work_session", SESSION_COLUMNS, sessions))
         if p.latency_updates:
-            _many(
-                conn,
-                "UPDATE work_session SET latency = ? WHERE id = ?",
-                [(lat, i) for i, lat in p.latency_updates.items()],
-            )
-        _upsert_daily(conn, daily)
-        if items:
-            _many(
-                conn,
-                (
-                    "INSERT INTO work_item_daily"
-                    " (process, date, item_code, worker, item_name, name_ts, n, pcs)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs,"
-                    " item_name = CASE WHEN excluded.name_ts < name_ts THEN excluded.item_name"
-                    " ELSE item_name END, name_ts = MIN(name_ts, excluded.name_ts)"
-                ),
-                [(*k, *v) for k, v in items.items()],
-            )
-        if hours:
-            _many(
-                conn,
-                (
-                    "INSERT INTO work_hourly (process, date, hour, worker, n, pcs)"
-                    " VALUES (?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs"
-                ),
-                [(*k, *v) for k, v in hours.items()],
-            )
-        if p.events:
-            _many(
-                conn,
-                (
-                    "INSERT INTO work_event_daily (process, date, events) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO UPDATE SET events = events + excluded.events"
-                ),
-                [(*k, n) for k, n in p.events.items()],
-            )
-        if p.scans:
-            _many(conn, _insert("work_scan", SCAN_COLUMNS), p.scans)
-        if p.errors:
-            _many(conn, _insert("work_error", ERROR_COLUMNS), p.errors)
-        if p.problems:
-            _many(conn, _insert("work_problem", PROBLEM_COLUMNS), p.problems)
+            moved = [(lat, i) for i, lat in p.latency_updates.items()]
+            unit.singles.append(("UPDATE work_session SET latency = ? WHERE id = ?", moved))
+        sums = flat((*k, *v) for k, v in daily.items())
+        unit.add(insert("work_daily", DAILY_KEYS + DAILY_SUMS, sums, _DAILY_CONFLICT))
+        item_rows = flat((*k, *v) for k, v in items.items())
+        unit.add(insert("work_item_daily", ITEM_COLUMNS, item_rows, _ITEM_CONFLICT))
+        hour_rows = flat((*k, *v) for k, v in hours.items())
+        unit.add(insert("work_hourly", HOUR_COLUMNS, hour_rows, _COUNT_CONFLICT))
+        event_rows = flat((*k, n) for k, n in p.events.items())
+        unit.add(insert("work_event_daily", EVENT_COLUMNS, event_rows, _EVENTS_CONFLICT))
+        unit.add(insert("work_scan", SCAN_COLUMNS, p.scans))
+        unit.add(insert("work_error", ERROR_COLUMNS, flat(p.errors)))
+        unit.add(insert("work_problem", PROBLEM_COLUMNS, flat(p.problems)))
+        return unit
 
 
-def _upsert_daily(conn: Any, daily: dict[tuple[str, str, str], list[float]]) -> None:
-    if not daily:
-        return
-    cols = ", ".join(DAILY_SUMS)
-    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in DAILY_SUMS)
-    marks = ", ".join("?" * (3 + len(DAILY_SUMS)))
-    _many(
-        conn,
-        (
-            f"INSERT INTO work_daily (process, worker, date, {cols})"
-            f" VALUES ({marks}) ON CONFLICT DO UPDATE SET {updates}"
-        ),
-        [(*k, *v) for k, v in daily.items()],
-    )
-
-
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
-def _many(conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """executemany straight to sqlite3 with positional tuples: no per-row compile or name lookup."""
-    conn.exec_driver_sql(sql, rows)
+_DELETE_LINES = "DELETE FROM work_file_lines WHERE file_id IN ("
+_DAILY_CONFLICT = "ON CONFLICT DO UPDATE SET " + ", ".join(
+    f"{c} = {c} + excluded.{c}" for c in DAILY_SUMS
+)
+_ITEM_CONFLICT = (
+    "ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs,"
+    " item_name = CASE WHEN excluded.name_ts < name_ts THEN excluded.item_name"
+    " ELSE item_name END, name_ts = MIN(name_ts, excluded.name_ts)"
+)
+_COUNT_CONFLICT = "ON CONFLICT DO UPDATE SET n = n + excluded.n, pcs = pcs + excluded.pcs"
+_EVENTS_CONFLICT = "ON CONFLICT DO UPDATE SET events = events + excluded.events"
 
 
 def _inside(spans: list[list[int]], line: int) -> bool:

@@ -83,7 +83,7 @@ def test_session_from_alternative_keys_and_qr_strings() -> None:
         process="inspection", worker="kim", end=end, details=details, pcs_per_tray=60
     )
     assert not isinstance(built, str)
-    row = built.row
+    row = built.fields
     assert (row["work_time"], row["idle_time"], row["process_errors"]) == (100.5, 3.0, 2)
     assert (row["had_error"], row["is_partial"], row["is_restored"], row["is_test"]) == (1, 1, 1, 0)
     assert (row["item_code"], row["shipping_date"], row["work_order"]) == (
@@ -104,7 +104,7 @@ def test_pcs_per_process_and_bad_numbers() -> None:
             process=process, worker="w", end=end, details={**base, **d}, pcs_per_tray=48
         )
         assert not isinstance(built, str)
-        return built.row["pcs"], built.bad_fields
+        return built.fields["pcs"], built.bad_fields
 
     assert pcs("packing") == (48, [])
     assert pcs("transfer", scan_count="61.9") == (61, [])

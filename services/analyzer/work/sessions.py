@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.analyzer.work.schema import SESSION_COLUMNS
+from services.analyzer.work.tables import work_session
 from services.analyzer.work.values import (
     as_bool,
     as_count,
@@ -16,12 +18,13 @@ from services.analyzer.work.values import (
     first,
     iso,
     parse_ts,
-    seconds,
 )
 
 PROCESSES = ("packing", "transfer", "inspection")
 TRAY_COMPLETE = "TRAY_COMPLETE"
 SCAN_OK = "SCAN_OK"
+_EPOCH = datetime(1970, 1, 1)
+_EXACT = 2**53  # numbers a float holds exactly; bigger ones take the rule functions' path
 _ERROR_EVENT = re.compile(r"ERROR|FAIL|CANCEL", re.IGNORECASE)
 
 # (session field, the detail keys in priority order)
@@ -50,6 +53,23 @@ TEXT_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# Column indexes of a session row (SESSION_COLUMNS order) and the row every session starts from.
+col = {name: i for i, name in enumerate(SESSION_COLUMNS)}
+_TEMPLATE: list[Any] = [0] * len(SESSION_COLUMNS)
+for _name, _column in zip(SESSION_COLUMNS, work_session.c, strict=True):
+    _default = _column.default
+    _TEMPLATE[col[_name]] = _default.arg if _default is not None else 0  # type: ignore[attr-defined]
+_PROCESS, _WORKER, _START, _START_TS = col["process"], col["worker"], col["start"], col["start_ts"]
+_END, _END_TS, _DATE, _HOUR = col["end"], col["end_ts"], col["date"], col["hour"]
+_SHIP, _PCS, _ELIGIBLE, _CLEAN = col["shipping_date"], col["pcs"], col["eligible"], col["clean"]
+_IS_TEST, _IS_PARTIAL, _IS_RESTORED = col["is_test"], col["is_partial"], col["is_restored"]
+_HAD_ERROR, _PROCESS_ERRORS = col["had_error"], col["process_errors"]
+_NUMBER_KEYS = [(name, col[name], keys) for name, keys in NUMBER_KEYS]
+_COUNT_KEYS = [(name, col[name], keys) for name, keys in COUNT_KEYS]
+_FLAG_KEYS = [(col[name], keys) for name, keys in FLAG_KEYS]
+_TEXT_KEYS = [(col[name], keys) for name, keys in TEXT_KEYS]
+
+
 def is_error_event(name: str) -> bool:
     """Error-log entries: the event name contains ERROR, FAIL or CANCEL in any case."""
     return bool(_ERROR_EVENT.search(name))
@@ -57,10 +77,18 @@ def is_error_event(name: str) -> bool:
 
 @dataclass
 class BuiltSession:
-    """A session ready to store, plus the fields whose numbers could not be read."""
+    """A session ready to store, plus the fields whose numbers could not be read.
 
-    row: dict[str, Any]
+    ``row`` is in SESSION_COLUMNS order (col[name] gives the index): a backfill stores
+    hundreds of thousands, and lists are cheaper than dicts to fill, read and flatten.
+    """
+
+    row: list[Any]
     bad_fields: list[str] = field(default_factory=list)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return dict(zip(SESSION_COLUMNS, self.row, strict=True))
 
 
 def pcs_of(process: str, details: dict[str, Any], pcs_per_tray: int) -> tuple[int, list[str]]:
@@ -87,55 +115,69 @@ def build_session(
     start = parse_ts(raw_start)
     if start is None:
         return f"bad start_time {as_text(raw_start)[:40]!r}"
-    row: dict[str, Any] = {
-        "process": process,
-        "worker": worker,
-        "start": iso(start),
-        "start_ts": seconds(start),
-        "end": iso(end),
-        "end_ts": seconds(end),
-        "date": start.date().isoformat(),
-        "hour": end.hour,
-    }
+    row = _TEMPLATE.copy()
+    row[_PROCESS] = process
+    row[_WORKER] = worker
+    row[_START] = iso(start)
+    row[_START_TS] = (start - _EPOCH).total_seconds()  # values.seconds, inlined
+    row[_END] = iso(end)
+    row[_END_TS] = (end - _EPOCH).total_seconds()
+    row[_DATE] = start.date().isoformat()
+    row[_HOUR] = end.hour
     bad: list[str] = []
-    # "First key found wins" (values.first), inlined: this runs once per tray of a backfill.
-    for name, keys in NUMBER_KEYS:
+    value: Any = None
+    # "First key found wins" (values.first) and the value rules (values.as_*), with the
+    # common JSON types handled inline: this runs once per tray of a backfill, and the
+    # calls were a third of its cost. Anything else goes through the rule functions.
+    for name, idx, keys in _NUMBER_KEYS:
         for key in keys:
             value = get(key)
             if value is not None:
                 break
-        row[name], ok = as_float(value)
-        if not ok:
-            bad.append(name)
-    for name, keys in COUNT_KEYS:
+        kind = type(value)
+        if kind is float and value - value == 0.0:  # not NaN or ±inf
+            row[idx] = value
+        elif kind is int and -_EXACT <= value <= _EXACT:
+            row[idx] = float(value)
+        elif value is None:
+            row[idx] = 0.0
+        else:
+            row[idx], ok = as_float(value)
+            if not ok:
+                bad.append(name)
+    for name, idx, keys in _COUNT_KEYS:
         for key in keys:
             value = get(key)
             if value is not None:
                 break
-        row[name], ok = as_count(value)
-        if not ok:
-            bad.append(name)
-    for name, keys in FLAG_KEYS:
+        if type(value) is int and -_EXACT <= value <= _EXACT:
+            row[idx] = value
+        elif value is None:
+            row[idx] = 0
+        else:
+            row[idx], ok = as_count(value)
+            if not ok:
+                bad.append(name)
+    for idx, keys in _FLAG_KEYS:
         for key in keys:
             value = get(key)
             if value is not None:
                 break
-        row[name] = 1 if as_bool(value) else 0
-    for name, keys in TEXT_KEYS:
+        row[idx] = (
+            1 if value is True else 0 if value is None or value is False else int(as_bool(value))
+        )
+    for idx, keys in _TEXT_KEYS:
         for key in keys:
             value = get(key)
             if value is not None:
                 break
-        row[name] = as_text(value)
-    row["shipping_date"] = as_date(first(details, ("OBD", "shipping_date")))
-    row["pcs"], pcs_bad = pcs_of(process, details, pcs_per_tray)
+        row[idx] = value.strip() if type(value) is str else "" if value is None else as_text(value)
+    row[_SHIP] = as_date(first(details, ("OBD", "shipping_date")))
+    row[_PCS], pcs_bad = pcs_of(process, details, pcs_per_tray)
     if pcs_bad:
         bad.extend(pcs_bad)
-    row["eligible"] = int(not (row["is_test"] or row["is_partial"] or row["is_restored"]))
-    row["clean"] = int(
-        row["pcs"] == pcs_per_tray
-        and not row["had_error"]
-        and row["process_errors"] == 0
-        and row["eligible"]
+    row[_ELIGIBLE] = eligible = int(not (row[_IS_TEST] or row[_IS_PARTIAL] or row[_IS_RESTORED]))
+    row[_CLEAN] = int(
+        row[_PCS] == pcs_per_tray and not row[_HAD_ERROR] and row[_PROCESS_ERRORS] == 0 and eligible
     )
     return BuiltSession(row, bad)

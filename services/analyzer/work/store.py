@@ -114,7 +114,7 @@ def chunk_sizes(rows: int, width: int) -> list[int]:
     return sizes
 
 
-def write_rows(execute: Callable[[str, tuple[Any, ...]], Any], rows: Rows) -> None:
+def write_rows(execute: Callable[[str, list[Any]], Any], rows: Rows) -> None:
     """Run the statements of ``rows`` through ``execute(sql, params)``."""
     width = rows.width
     group = rows.group or "(" + ", ".join("?" * width) + ")"
@@ -122,5 +122,5 @@ def write_rows(execute: Callable[[str, tuple[Any, ...]], Any], rows: Rows) -> No
     at = 0
     for n in chunk_sizes(rows.count, width):
         end = at + n * width
-        execute(_statement(rows.head, group, rows.tail, n), tuple(params[at:end]))
+        execute(_statement(rows.head, group, rows.tail, n), params[at:end])
         at = end

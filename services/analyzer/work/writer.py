@@ -11,7 +11,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import add, itemgetter
+from operator import add
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -32,6 +32,7 @@ from services.analyzer.work.sessions import (
     SCAN_OK,
     TRAY_COMPLETE,
     build_session,
+    col,
     is_error_event,
 )
 from services.analyzer.work.store import Rows, Unit, flat, insert, write_rows
@@ -40,11 +41,32 @@ from services.analyzer.work.values import as_float, as_text, iso, parse_ts
 from services.core.config.analyzer import AnalyzerSettings
 from services.core.contracts import WorkBatch, WorkEvent
 
+# Where a session row (a list in SESSION_COLUMNS order) keeps each field.
+S_DATE = col["date"]
+S_DEFECTIVE = col["defective"]
+S_ELIGIBLE = col["eligible"]
+S_END_TS = col["end_ts"]
+S_FILE_ID = col["file_id"]
+S_HAD_ERROR = col["had_error"]
+S_HOUR = col["hour"]
+S_ID = col["id"]
+S_IDLE_TIME = col["idle_time"]
+S_ITEM_CODE = col["item_code"]
+S_ITEM_NAME = col["item_name"]
+S_LATENCY = col["latency"]
+S_LINE = col["line"]
+S_PATH = col["path"]
+S_PCS = col["pcs"]
+S_PROCESS = col["process"]
+S_PROCESS_ERRORS = col["process_errors"]
+S_RAW_WORKER = col["raw_worker"]
+S_START_TS = col["start_ts"]
+S_WORK_TIME = col["work_time"]
+S_WORKER = col["worker"]
 NO_NAME = 1e18  # name_ts of an item row that has no name yet
 _EPOCH = datetime(1970, 1, 1)  # values.seconds, inlined in the per-row loop
 _OTHER, _SCAN, _TRAY, _ERROR = range(4)  # what a row becomes, by its event name
 _CACHE_MAX = 10_000  # distinct names (events, workers, days) remembered before starting over
-_session_values = itemgetter(*SESSION_COLUMNS)  # a session dict as a row tuple, in C
 
 
 @dataclass
@@ -65,7 +87,7 @@ class _Pending:
     """Rows and aggregate deltas of one transaction."""
 
     def __init__(self) -> None:
-        self.sessions: dict[int, dict[str, Any]] = {}
+        self.sessions: dict[int, list[Any]] = {}  # rows in SESSION_COLUMNS order
         self.scans: list[Any] = []  # SCAN_COLUMNS, row after row in one flat list
         self.errors: list[tuple[Any, ...]] = []  # ERROR_COLUMNS
         self.problems: list[tuple[Any, ...]] = []  # PROBLEM_COLUMNS
@@ -287,10 +309,10 @@ class WorkWriter:
                          batch.path, batch.file_id, ev.line, iso(moment))
             )  # fmt: skip
         row = built.row
-        row["raw_worker"] = raw_worker
-        row["file_id"] = batch.file_id
-        row["path"] = batch.path
-        row["line"] = ev.line
+        row[S_RAW_WORKER] = raw_worker
+        row[S_FILE_ID] = batch.file_id
+        row[S_PATH] = batch.path
+        row[S_LINE] = ev.line
         self._add_session(conn, row, p)
         applied.sessions[process] += 1
 
@@ -333,24 +355,24 @@ class WorkWriter:
                 found.slots.append(Slot(sid, end_ts, latency, day))
         return found
 
-    def _add_session(self, conn: Any, row: dict[str, Any], p: _Pending) -> None:
-        timeline = self._timeline(conn, row["process"], row["worker"])
-        row["id"] = self.next_id
+    def _add_session(self, conn: Any, row: list[Any], p: _Pending) -> None:
+        timeline = self._timeline(conn, row[S_PROCESS], row[S_WORKER])
+        row[S_ID] = self.next_id
         self.next_id += 1
-        slot = Slot(row["id"], row["end_ts"], 0.0, row["date"])
-        changed = timeline.insert((row["start_ts"], row["end_ts"], row["path"], row["line"]), slot)
-        row["latency"] = slot.latency
-        p.sessions[row["id"]] = row
+        slot = Slot(row[S_ID], row[S_END_TS], 0.0, row[S_DATE])
+        changed = timeline.insert((row[S_START_TS], row[S_END_TS], row[S_PATH], row[S_LINE]), slot)
+        row[S_LATENCY] = slot.latency
+        p.sessions[row[S_ID]] = row
         if changed is None:
             return
         successor, old = changed
         pending_row = p.sessions.get(successor.session_id)
         if pending_row is not None:
-            pending_row["latency"] = successor.latency
+            pending_row[S_LATENCY] = successor.latency
             return
         # A stored session's latency changed: move its contribution in the daily sums.
         p.latency_updates[successor.session_id] = successor.latency
-        sums = p.daily[(row["process"], row["worker"], successor.date)]
+        sums = p.daily[(row[S_PROCESS], row[S_WORKER], successor.date)]
         lat_n, lat_sum = DAILY_SUMS.index("lat_n"), DAILY_SUMS.index("lat_sum")
         if old <= self.cap:
             sums[lat_n] -= 1
@@ -366,33 +388,33 @@ class WorkWriter:
         daily = p.daily
         cap = self.cap
         for row in p.sessions.values():
-            process, worker, day, pcs = row["process"], row["worker"], row["date"], row["pcs"]
+            process, worker, day, pcs = row[S_PROCESS], row[S_WORKER], row[S_DATE], row[S_PCS]
             wt, lat, had_error, eligible = (
-                row["work_time"],
-                row["latency"],
-                row["had_error"],
-                row["eligible"],
+                row[S_WORK_TIME],
+                row[S_LATENCY],
+                row[S_HAD_ERROR],
+                row[S_ELIGIBLE],
             )
             within = lat <= cap
             sums = daily[(process, worker, day)]
             # In DAILY_SUMS order; map(add) sums them without a Python-level loop.
             sums[:] = map(
                 add, sums,
-                (1, pcs, wt, wt * wt, row["idle_time"], row["process_errors"], had_error,
+                (1, pcs, wt, wt * wt, row[S_IDLE_TIME], row[S_PROCESS_ERRORS], had_error,
                  eligible, eligible * had_error, 1 if within else 0, lat if within else 0.0,
-                 row["defective"], 1 if process == "inspection" else 0),
+                 row[S_DEFECTIVE], 1 if process == "inspection" else 0),
             )  # fmt: skip
-            code = row["item_code"] or "N/A"
+            code = row[S_ITEM_CODE] or "N/A"
             item = items.get((process, day, code, worker))
             if item is None:
                 item = items[(process, day, code, worker)] = ["", NO_NAME, 0, 0]
-            if row["item_name"] and row["start_ts"] < item[1]:
-                item[0], item[1] = row["item_name"], row["start_ts"]
+            if row[S_ITEM_NAME] and row[S_START_TS] < item[1]:
+                item[0], item[1] = row[S_ITEM_NAME], row[S_START_TS]
             item[2] += 1
             item[3] += pcs
-            hour = hours.get((process, day, row["hour"], worker))
+            hour = hours.get((process, day, row[S_HOUR], worker))
             if hour is None:
-                hour = hours[(process, day, row["hour"], worker)] = [0, 0]
+                hour = hours[(process, day, row[S_HOUR], worker)] = [0, 0]
             hour[0] += 1
             hour[1] += pcs
         unit = Unit(gen)
@@ -401,7 +423,7 @@ class WorkWriter:
             unit.add(Rows(_DELETE_LINES, 1, list(touched), ")", "?"))
             spans = [(f, lo, hi) for f in touched for lo, hi in self.covered[f]]
             unit.add(insert("work_file_lines", ("file_id", "lo", "hi"), flat(spans)))
-        sessions = flat(map(_session_values, p.sessions.values()))
+        sessions = flat(p.sessions.values())
         unit.add(insert("work_session", SESSION_COLUMNS, sessions))
         if p.latency_updates:
             moved = [(lat, i) for i, lat in p.latency_updates.items()]

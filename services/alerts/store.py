@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.alerts import store_tables as tables
 from services.alerts.alert import Alert, Transition
 from services.alerts.model import Silence
 from services.alerts.outbox import notice_from_row, series_key
+from services.core.sqlite import wal_engine
 
 T = TypeVar("T")
 
@@ -31,27 +32,13 @@ EVENT_OUT_T = tables.alerts_event_outbox
 MARK_T = tables.alerts_series_mark
 
 
-def _engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(conn: Any, _record: Any) -> None:
-        cur = conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
-        cur.close()
-
-    return engine
-
-
 class AlertStore:
     """Writes go through one queue and one writer task; reads use their own connections."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.engine = _engine(path)
+        self.engine = wal_engine(path)
         tables.metadata.create_all(self.engine)
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

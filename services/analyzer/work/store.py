@@ -17,9 +17,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 
 from services.analyzer.work.schema import metadata
+from services.core.sqlite import wal_engine
 
 # Bound parameters per statement: under SQLite's own limit before 3.32 (999) would be too
 # few rows per statement; 3.32+ allows 32766, which every supported Python ships with.
@@ -28,23 +29,14 @@ MAX_ROWS = 1024  # rows per statement, also bounding the statement text
 
 
 def open_engine(path: Path) -> Engine:
-    """A SQLite engine in WAL mode (readers never block the writer)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Statements are cached per connection by their text: one per table and chunk size.
-    engine = create_engine(
-        f"sqlite:///{path}", connect_args={"check_same_thread": False, "cached_statements": 256}
+    """The work database at ``path``, WAL mode, tables created when missing."""
+    engine = wal_engine(
+        path,
+        # 64 MiB: the index pages a backfill touches stay hot.
+        pragmas=("cache_size=-65536", "temp_store=MEMORY"),
+        # Statements are cached per connection by their text: one per table and chunk size.
+        connect_args={"cached_statements": 256},
     )
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a backfill stay hot
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
-
     metadata.create_all(engine)
     return engine
 

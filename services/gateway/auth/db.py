@@ -6,36 +6,23 @@ import asyncio
 import concurrent.futures
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
+from services.core.sqlite import wal_engine
 from services.gateway.auth.tables import metadata
 
 T = TypeVar("T")
-
-
-def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
 
 
 class GatewayDb:
     """Every read and write of gateway.sqlite runs on this one thread, in order."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.engine: Engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"check_same_thread": False},
-            poolclass=StaticPool,
-        )
-        event.listen(self.engine, "connect", _on_connect)
+        self.engine: Engine = wal_engine(path, poolclass=StaticPool)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gateway-db")
 
     def create_schema(self) -> None:

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import Connection, Engine
 
 from services.core.config.programs import ProgramSpec
 from services.core.logs import get_logger
+from services.core.sqlite import wal_engine
 from services.ingest.programs import store_tables as tables
 
 DB_NAME = "ingest-programs.sqlite"
@@ -39,21 +40,13 @@ class Runtime:
     last_exit_code: int | None
 
 
-def _wal(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
 class ProgramStore:
     """Owns the SQLite file; ``save_*``/``forget_*`` queue writes for the writer task."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_NAME
-        self.engine: Engine = create_engine(f"sqlite:///{self.path}")
-        event.listen(self.engine, "connect", _wal)
+        self.engine: Engine = wal_engine(self.path)
         tables.metadata.create_all(self.engine)
         self._queue: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.core.logs import get_logger
+from services.core.sqlite import wal_engine
 from services.ingest.tail.checkpoint_tables import ingest_file_offsets
 from services.ingest.tail.identity import TrackedFile
 
@@ -83,8 +84,8 @@ class CheckpointStore:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / FILE_NAME
-        self.engine = sa.create_engine(f"sqlite:///{self.path}")
-        sa.event.listen(self.engine, "connect", self._pragmas)
+        # Checkpoints are the thread's job (see WAL_CHECKPOINT_S), never a commit's.
+        self.engine = wal_engine(self.path, pragmas=("wal_autocheckpoint=0",))
         _TABLE.create(self.engine, checkfirst=True)
         self._conn: sa.Connection | None = None
         self._queue: dict[tuple[str, int, int], dict[str, Any]] = {}
@@ -94,17 +95,6 @@ class CheckpointStore:
         self._written = False
         self.commits = 0
         self.wal_checkpoints = 0
-
-    @staticmethod
-    def _pragmas(conn: Any, _record: Any) -> None:
-        cursor = conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # A commit survives a killed process; only a power cut can lose the last ones,
-        # and then the broker's duplicate window drops the re-sent batches.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints are the thread's job (see WAL_CHECKPOINT_S), never a commit's.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
-        cursor.close()
 
     def load(self, source: str) -> list[TrackedFile]:
         """Every checkpoint of one source (read once when a source starts)."""

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert
 
 from services.core.config.targets import TargetSpec
+from services.core.sqlite import wal_engine
 from services.ingest.targets import store_tables as tables
 from services.ingest.targets.result import CheckResult
 
@@ -30,20 +30,12 @@ LAST = tables.target_last_status
 Write = Callable[[sa.Connection], None]
 
 
-def _wal(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 class TargetStore:
     """The registry database of the ingest service's target component."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / DB_NAME
-        self.engine = sa.create_engine(f"sqlite:///{self.path}")
-        sa.event.listen(self.engine, "connect", _wal)
+        self.engine = wal_engine(self.path)
         self._queue: asyncio.Queue[tuple[Write, asyncio.Future[None] | None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 

@@ -196,6 +196,9 @@ class KpiUpdate(Event, frozen=True, kw_only=True, tag="vigil.kpi_update/1"):
     values: dict[str, float] = {}
     sessions_added: int = 0
     ts: float = 0.0
+    # WorkBatches (reads of a file) the analyzer has yet to store when this update was made:
+    # above 0 while it catches up with a backlog (a first start on old logs, a restart).
+    backlog: int = 0
 
 
 AlertState = Literal["pending", "firing", "resolved", "acknowledged", "silenced", "flapping"]

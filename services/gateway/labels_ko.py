@@ -282,6 +282,12 @@ LABELS: dict[str, str] = {
     "work.item_name": "품명",
     "work.by_day": "일자별",
     "work.live_rows": "실시간 행",
+    "work.backlog": "따라잡는 중:",
+    "work.backlog_batches": "건의 파일 읽기가 분석을 기다립니다",
+    "work.backlog_eta": "약",
+    "work.backlog_hint": (
+        "이전 행이 분석되는 동안 아래 숫자가 늘어납니다. 빠지는 데이터는 없습니다."
+    ),
     "work.rows_today": "오늘 행 수",
     "work.live_waiting": "새 행을 기다리는 중…",
     "work.time": "시각",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -62,6 +62,11 @@ class WorkAnalytics:
         self._inflight: list[asyncio.Future[Any]] = []  # prepares and commits not yet done
         self.applied_batches = 0
         self.applied_sessions = 0
+        # Catching up: batches still in the stream after the newest fetched one, plus those
+        # fetched and not yet stored; (monotonic time, applied batches) to tell the rate.
+        self._stream_pending = 0
+        self._unstored = 0
+        self._progress: deque[tuple[float, int]] = deque(maxlen=64)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -106,17 +111,50 @@ class WorkAnalytics:
         """
         batches = [batch for batch, _ in items]
         loop = asyncio.get_running_loop()
+        newest = items[-1][1]
+        with contextlib.suppress(Exception):  # a message without JetStream metadata: unknown
+            self._stream_pending = int(newest.metadata.num_pending or 0)
+        self._unstored += len(items)
         if self.writer.stale:
             # After the SQL thread has refused every unit of the failed generation.
             await self._track(loop.run_in_executor(self._sql, self.writer.reload))
-        unit, applied = await self._track(asyncio.to_thread(self.writer.prepare, batches))
+        try:
+            unit, applied = await self._track(asyncio.to_thread(self.writer.prepare, batches))
+        except BaseException:
+            self._unstored -= len(items)  # naked: back in the stream
+            raise
         commit = self._track(loop.run_in_executor(self._sql, self.writer.commit, unit))
 
         async def committed() -> None:
-            await commit
+            try:
+                await commit
+            finally:
+                self._unstored -= len(items)
             self.note_applied(applied, len(batches))
+            self._progress.append((time.monotonic(), self.applied_batches))
 
         return committed()
+
+    @property
+    def backlog(self) -> int:
+        """Batches not yet stored: 0 when the analyzer has caught up with the stream."""
+        return self._stream_pending + max(self._unstored, 0)
+
+    def status(self) -> dict[str, Any]:
+        """Catching-up progress: backlog, stored totals, recent rate and time left."""
+        rate = 0.0
+        if len(self._progress) >= 2:
+            (t0, n0), (t1, n1) = self._progress[0], self._progress[-1]
+            if t1 > t0 and time.monotonic() - t1 < 10:
+                rate = (n1 - n0) / (t1 - t0)
+        backlog = self.backlog
+        return {
+            "backlog": backlog,
+            "batches": self.applied_batches,
+            "sessions": self.applied_sessions,
+            "rate_per_s": round(rate, 1),
+            "eta_s": round(backlog / rate, 1) if backlog and rate else None,
+        }
 
     def _track(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
         """Shielded: a stop while a thread works waits for it (see close())."""
@@ -165,8 +203,9 @@ class WorkAnalytics:
         changed = [k for k, v in values.items() if before.get(k) != v]
         self._last_values[process] = values
         event = contracts.KpiUpdate(
-            process=process, changed=changed, values=values, sessions_added=added, ts=time.time()
-        )
+            process=process, changed=changed, values=values, sessions_added=added,
+            ts=time.time(), backlog=self.backlog,
+        )  # fmt: skip
         await self.bus.emit(contracts.kpi(process), event)
 
     def _today_values(self, conn: Connection, f: WorkFilter, today: str) -> dict[str, float]:
@@ -241,6 +280,9 @@ class WorkAnalytics:
             f = parse_filter(_payload(data))
             return await self._query(lambda c: views.problems(c, f.process))
 
+        async def work_status(_data: bytes) -> Any:
+            return self.status()
+
         async def work_export_page(data: bytes) -> Any:
             p = _payload(data)
             f = parse_filter(p)
@@ -261,11 +303,12 @@ class WorkAnalytics:
             "work_trace": work_trace,
             "work_problems": work_problems,
             "work_export_page": work_export_page,
+            "work_status": work_status,
         }
 
     def health_detail(self) -> dict[str, Any]:
         return {"work_batches": self.applied_batches, "work_sessions": self.applied_sessions,
-                "processes": list(PROCESSES)}  # fmt: skip
+                "work_backlog": self.backlog, "processes": list(PROCESSES)}  # fmt: skip
 
 
 def _int(p: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

@@ -105,6 +105,12 @@ async def work_problems(request: Request[Any, Any, Any]) -> Any:
     return await _ask(request, "work_problems", _params(request))
 
 
+@get("/api/v1/work/status", guards=VIEWER, tags=["work"])
+async def work_status(request: Request[Any, Any, Any]) -> Any:
+    """Catching up: WorkBatches not yet stored (backlog), totals stored, rate, time left."""
+    return await _ask(request, "work_status", {})
+
+
 @get("/api/v1/work/trace", guards=VIEWER, tags=["work"])
 async def work_trace(request: Request[Any, Any, Any], kind: str, value: str) -> Any:
     """Trace by work order, item or barcode (kind = work_order | item | barcode)."""
@@ -260,8 +266,14 @@ async def work_trace_fragment(
                            {"trace": ("work_trace", {"kind": kind, "value": value})})  # fmt: skip
 
 
+@get("/ui/fragments/work/backlog", guards=VIEWER, include_in_schema=False)
+async def work_backlog_fragment(request: Request[Any, Any, Any]) -> Template:
+    """A "catching up" banner while the analyzer has a backlog; nothing once it has none."""
+    return await _fragment(request, "work_backlog.html", {"status": ("work_status", {})})
+
+
 WORK_ROUTES = [
     work_kpis, work_workers, work_today_view, work_daily, work_items, work_errors, work_problems,
-    work_trace, work_export, work_page, work_summary_fragment, work_workers_fragment,
-    work_details_fragment, work_trace_fragment,
+    work_status, work_trace, work_export, work_page, work_summary_fragment, work_workers_fragment,
+    work_details_fragment, work_trace_fragment, work_backlog_fragment,
 ]  # fmt: skip

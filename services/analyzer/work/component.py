@@ -115,10 +115,10 @@ class WorkAnalytics:
         with contextlib.suppress(Exception):  # a message without JetStream metadata: unknown
             self._stream_pending = int(newest.metadata.num_pending or 0)
         self._unstored += len(items)
-        if self.writer.stale:
-            # After the SQL thread has refused every unit of the failed generation.
-            await self._track(loop.run_in_executor(self._sql, self.writer.reload))
         try:
+            if self.writer.stale:
+                # After the SQL thread has refused every unit of the failed generation.
+                await self._track(loop.run_in_executor(self._sql, self.writer.reload))
             unit, applied = await self._track(asyncio.to_thread(self.writer.prepare, batches))
         except BaseException:
             self._unstored -= len(items)  # naked: back in the stream

@@ -48,4 +48,5 @@ class AnalyzerService(VigilService):
     def health_detail(self) -> dict[str, Any]:
         cfg = self.settings.analyzer
         partition = {"partition": cfg.partition} if cfg.partitions > 1 else {}
-        return {**partition, "history": self.history.stats()}
+        work = self.work.health_detail() if self.work is not None else {}
+        return {**partition, **work, "history": self.history.stats()}

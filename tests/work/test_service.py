@@ -201,3 +201,8 @@ async def test_analyzer_service_serves_work_today(make_settings: Callable[..., S
         shape = msgspec.json.decode(reply)
         assert set(shape["processes"]) == {"packing", "transfer", "inspection"}
         assert (Path(service.settings.data_path) / "analyzer-work.sqlite").exists()
+        # `vigil status` shows what the work consumer has stored and has yet to store
+        raw = await service.bus.request(contracts.api("analyzer", "health"), {})
+        health = service.bus.codec.decode_as(raw, contracts.ServiceHealth)
+        assert health.detail["work_backlog"] == 0 and health.detail["work_batches"] == 0
+        assert "history" in health.detail

@@ -18,7 +18,6 @@ from sqlalchemy import Connection
 
 from services.analyzer.work import queries, views
 from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, parse_filter
-from services.analyzer.work.sessions import PROCESSES
 from services.analyzer.work.store import open_engine
 from services.analyzer.work.writer import Applied, WorkWriter
 from services.core import contracts
@@ -307,8 +306,9 @@ class WorkAnalytics:
         }
 
     def health_detail(self) -> dict[str, Any]:
+        """In the analyzer's health (``vigil status``): stored so far, and still to store."""
         return {"work_batches": self.applied_batches, "work_sessions": self.applied_sessions,
-                "work_backlog": self.backlog, "processes": list(PROCESSES)}  # fmt: skip
+                "work_backlog": self.backlog}  # fmt: skip
 
 
 def _int(p: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

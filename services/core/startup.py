@@ -31,9 +31,11 @@ def ensure_writable(path: os.PathLike[str] | str) -> None:
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".vigil-write-test"
+        # One probe per process: partitions of a service start side by side in one folder,
+        # and a shared name let one unlink the other's probe (a spurious "not writable").
+        probe = folder / f".vigil-write-test-{os.getpid()}"
         probe.write_text("ok")
-        probe.unlink()
+        probe.unlink(missing_ok=True)
     except OSError as exc:
         raise StartupError(
             f"data directory {folder} is not writable: {exc.strerror or exc}"

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from services.analyzer.work import queries, views
 from services.analyzer.work.filters import FilterError, WorkFilter, parse_day, parse_filter
 from services.analyzer.work.store import open_engine
-from services.analyzer.work.writer import Applied, WorkWriter
+from services.analyzer.work.writer import Applied, StaleUnit, WorkWriter
 from services.core import contracts
 from services.core.bus import Bus
 from services.core.config.analyzer import AnalyzerSettings
@@ -29,6 +29,7 @@ from services.core.tasks import stop_tasks
 DB_NAME = "analyzer-work.sqlite"
 DURABLE = "analyzer-work"
 ACK_WAIT_S = 8.0
+STALE_RETRIES = 3  # a unit refused after an earlier one failed is prepared again this often
 KPI_KEYS = ("total_trays", "total_pcs", "avg_tray_time", "total_errors", "avg_fpy", "avg_latency")
 
 log = get_logger("analyzer")
@@ -66,6 +67,8 @@ class WorkAnalytics:
         self._stream_pending = 0
         self._unstored = 0
         self._progress: deque[tuple[float, int]] = deque(maxlen=64)
+        self._prepare_lock = asyncio.Lock()
+        self._closing = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -90,13 +93,17 @@ class WorkAnalytics:
 
     async def close(self) -> None:
         """Stop consuming (an unacked batch is redelivered and deduplicated), close the file."""
-        if self._consumer is not None:
-            # A cancel can land inside the client's fetch and be absorbed there: repeated.
-            await stop_tasks([self._consumer], tries=20)
+        self._closing = True  # no batch is prepared from here on
+        # A cancel can land inside the client's fetch and be absorbed there: repeated.
+        stopped = self._consumer is None or await stop_tasks([self._consumer], tries=20)
+        if not stopped:
+            log.error("work consumer did not stop; closing anyway")
         # Threads cannot be interrupted: let them finish before the file closes.
         for future in self._inflight:
             with contextlib.suppress(BaseException):
                 await future
+        # A unit prepared but never written (stopped in between) left memory ahead.
+        self.writer.mark_stale()
         await asyncio.to_thread(self._sql.shutdown)
         self.engine.dispose()
 
@@ -108,31 +115,61 @@ class WorkAnalytics:
         Preparing is Python work and holds the GIL; writing is mostly SQLite, which lets go
         of it: a backfill prepares one unit while the SQL thread writes the one before.
         """
+        if self._closing:
+            raise RuntimeError("the work analytics are closing")  # naked: redelivered
         batches = [batch for batch, _ in items]
-        loop = asyncio.get_running_loop()
         newest = items[-1][1]
         with contextlib.suppress(Exception):  # a message without JetStream metadata: unknown
             self._stream_pending = int(newest.metadata.num_pending or 0)
         self._unstored += len(items)
         try:
-            if self.writer.stale:
-                # After the SQL thread has refused every unit of the failed generation.
-                await self._track(loop.run_in_executor(self._sql, self.writer.reload))
-            unit, applied = await self._track(asyncio.to_thread(self.writer.prepare, batches))
+            commit, applied = await self._prepare(batches)
         except BaseException:
             self._unstored -= len(items)  # naked: back in the stream
             raise
-        commit = self._track(loop.run_in_executor(self._sql, self.writer.commit, unit))
 
         async def committed() -> None:
+            nonlocal commit, applied
             try:
-                await commit
+                for _ in range(STALE_RETRIES):
+                    try:
+                        await commit
+                        break
+                    except StaleUnit:
+                        # Refused because an earlier unit failed: prepared again on reloaded
+                        # memory, here, not redelivered (a redelivery counts toward the
+                        # dead letter, and these batches never reached SQLite).
+                        commit, applied = await self._prepare(batches)
+                else:
+                    raise StaleUnit("refused again and again: redelivered")
             finally:
                 self._unstored -= len(items)
             self.note_applied(applied, len(batches))
             self._progress.append((time.monotonic(), self.applied_batches))
 
-        return committed()
+        # A task, not a bare coroutine: it runs even if the bus stops before awaiting it.
+        return asyncio.ensure_future(committed())
+
+    async def _prepare(self, batches: list[contracts.WorkBatch]) -> tuple[Awaitable[None], Applied]:
+        """Prepare a unit (reloading memory first if a unit failed) and queue its commit.
+
+        One at a time: preparing moves memory on, and commits run in the order queued.
+        """
+        loop = asyncio.get_running_loop()
+        async with self._prepare_lock:
+            for _ in range(STALE_RETRIES):
+                if self.writer.stale:
+                    # Behind every unit already queued: it reads what they left committed.
+                    await self._track(loop.run_in_executor(self._sql, self.writer.reload))
+                try:
+                    unit, applied = await self._track(
+                        asyncio.to_thread(self.writer.prepare, batches)
+                    )
+                except StaleUnit:
+                    continue  # a commit failed between the check and the prepare
+                commit = self._track(loop.run_in_executor(self._sql, self.writer.commit, unit))
+                return commit, applied
+        raise StaleUnit("memory kept going stale: redelivered")
 
     @property
     def backlog(self) -> int:

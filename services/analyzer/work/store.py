@@ -51,6 +51,10 @@ class Rows:
     tail: str = ""  # ON CONFLICT …, or ")" closing an IN list
     group: str = ""  # one row's placeholder text; default "(?, ?, …)" of width
 
+    def __post_init__(self) -> None:
+        if len(self.params) % self.width:
+            raise ValueError(f"{len(self.params)} parameters are not rows of {self.width}")
+
     @property
     def count(self) -> int:
         return len(self.params) // self.width

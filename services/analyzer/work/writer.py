@@ -169,7 +169,8 @@ class WorkWriter:
     # previous one is written on the SQL thread. Memory runs ahead of the database by the
     # units in flight; when one fails, every unit prepared after it is refused (its
     # generation is old) and memory is reloaded from the database once the SQL thread has
-    # finished with them (reload() runs there). Refused units are redelivered.
+    # finished with them (reload() runs there). The analyzer prepares a refused unit's
+    # batches again itself; only the failed unit's batches go back to the stream.
 
     def prepare(self, batches: list[WorkBatch]) -> tuple[Unit, Applied]:
         """The statements of one transaction for ``batches``; memory state moves on."""
@@ -187,7 +188,9 @@ class WorkWriter:
                     touched.add(batch.file_id)
             unit = self._unit(gen, pending, touched)
         except BaseException:
-            self._invalidate()
+            # Memory holds part of this unit. Units prepared before it are sound and still
+            # commit; reload() (queued behind them on the SQL thread) starts over from there.
+            self.mark_stale()
             raise
         applied.problems = len(pending.problems)
         return unit, applied
@@ -196,7 +199,7 @@ class WorkWriter:
         """Write a prepared unit in one transaction (on the one SQL thread, in order)."""
         with self._state:
             if unit.gen != self.gen:
-                raise StaleUnit("an earlier unit failed; this one is redelivered")
+                raise StaleUnit("an earlier unit failed: prepare this one again after reload()")
         try:
             with self.engine.begin() as conn:
                 cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -213,6 +216,11 @@ class WorkWriter:
         self._load()
         with self._state:
             self.stale = False
+
+    def mark_stale(self) -> None:
+        """Memory may be ahead of what will be committed: the next prepare needs reload()."""
+        with self._state:
+            self.stale = True
 
     def _invalidate(self) -> None:
         with self._state:

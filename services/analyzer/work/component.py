@@ -176,8 +176,21 @@ class WorkAnalytics:
         """Batches not yet stored: 0 when the analyzer has caught up with the stream."""
         return self._stream_pending + max(self._unstored, 0)
 
-    def status(self) -> dict[str, Any]:
+    async def refresh_backlog(self) -> int:
+        """The backlog with the stream's pending count asked of the server just now.
+
+        The count a fetched message carries is as old as the fetch: while a write waits,
+        the stream keeps growing behind it.
+        """
+        if self.bus is not None:
+            with contextlib.suppress(Exception):
+                info = await self.bus.js.consumer_info("VIGIL_WORK", DURABLE, timeout=1.0)
+                self._stream_pending = int(info.num_pending or 0)
+        return self.backlog
+
+    async def status(self) -> dict[str, Any]:
         """Catching-up progress: backlog, stored totals, recent rate and time left."""
+        await self.refresh_backlog()
         rate = 0.0
         if len(self._progress) >= 2:
             (t0, n0), (t1, n1) = self._progress[0], self._progress[-1]
@@ -240,7 +253,7 @@ class WorkAnalytics:
         self._last_values[process] = values
         event = contracts.KpiUpdate(
             process=process, changed=changed, values=values, sessions_added=added,
-            ts=time.time(), backlog=self.backlog,
+            ts=time.time(), backlog=await self.refresh_backlog(),
         )  # fmt: skip
         await self.bus.emit(contracts.kpi(process), event)
 
@@ -317,7 +330,7 @@ class WorkAnalytics:
             return await self._query(lambda c: views.problems(c, f.process))
 
         async def work_status(_data: bytes) -> Any:
-            return self.status()
+            return await self.status()
 
         async def work_export_page(data: bytes) -> Any:
             p = _payload(data)

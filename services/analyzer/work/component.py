@@ -253,7 +253,7 @@ class WorkAnalytics:
         self._last_values[process] = values
         event = contracts.KpiUpdate(
             process=process, changed=changed, values=values, sessions_added=added,
-            ts=time.time(), backlog=await self.refresh_backlog(),
+            ts=time.time(), backlog=self.backlog,  # as of the last fetch: no extra request
         )  # fmt: skip
         await self.bus.emit(contracts.kpi(process), event)
 

@@ -55,10 +55,11 @@ TEXT_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # Column indexes of a session row (SESSION_COLUMNS order) and the row every session starts from.
 col = {name: i for i, name in enumerate(SESSION_COLUMNS)}
-_TEMPLATE: list[Any] = [0] * len(SESSION_COLUMNS)
-for _name, _column in zip(SESSION_COLUMNS, work_session.c, strict=True):
-    _default = _column.default
-    _TEMPLATE[col[_name]] = _default.arg if _default is not None else 0  # type: ignore[attr-defined]
+# SESSION_COLUMNS is work_session's column order: each column's default, 0 where it has none.
+_TEMPLATE: list[Any] = [
+    c.default.arg if c.default is not None else 0  # type: ignore[attr-defined]
+    for c in work_session.c
+]
 _PROCESS, _WORKER, _START, _START_TS = col["process"], col["worker"], col["start"], col["start_ts"]
 _END, _END_TS, _DATE, _HOUR = col["end"], col["end_ts"], col["date"], col["hour"]
 _SHIP, _PCS, _ELIGIBLE, _CLEAN = col["shipping_date"], col["pcs"], col["eligible"], col["clean"]
